@@ -1,0 +1,210 @@
+"""The user's presswatch.toml: validated, with errors that name the key and the fix.
+
+Sections known today:
+
+    [crawl]                 defaults for every crawl
+    [sources.<key>]         override a built-in source (enabled, schedule, download_delay)
+                            or declare a new one (handled by the generic parser)
+
+Later features add their own sections; an unknown section or key is an error, never ignored,
+because a typo in a monitor's config silently watches nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crawler.sources import BUILTIN, Listing, Registry, Source, SourceError
+
+DEFAULT_CONFIG = "presswatch.toml"
+
+# Keys a user may change on a built-in source.
+BUILTIN_OVERRIDES = {"enabled": bool, "schedule": str, "download_delay": (int, float)}
+
+# Keys a user-declared source may carry, with their types.
+NEW_SOURCE_KEYS: dict[str, Any] = {
+    "name": str,
+    "language": str,
+    "timezone": str,
+    "homepage": str,
+    "kind": str,
+    "feeds": list,
+    "sitemaps": list,
+    "listings": list,
+    "article_patterns": list,
+    "schedule": str,
+    "enabled": bool,
+    "download_delay": (int, float),
+    "domains": list,
+}
+NEW_SOURCE_REQUIRED = ("name", "homepage", "article_patterns")
+LISTING_KEYS = {"url": str, "pages": str, "first_page": int, "max_pages": int}
+CRAWL_KEYS: dict[str, Any] = {
+    "user_agent": str,
+    "max_listing_pages": int,
+    "concurrent_requests_per_domain": int,
+}
+TOP_LEVEL = ("crawl", "sources")
+
+
+class ConfigError(ValueError):
+    """presswatch.toml is wrong; the message names the key and how to fix it."""
+
+
+@dataclass
+class Config:
+    path: Path | None
+    registry: Registry
+    crawl: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read `path` (or $PRESSWATCH_CONFIG, or ./presswatch.toml if it exists).
+
+    An explicitly named file that does not exist is an error; the default one is optional.
+    """
+    explicit = path or os.environ.get("PRESSWATCH_CONFIG")
+    candidate = Path(explicit) if explicit else Path(DEFAULT_CONFIG)
+    if not candidate.exists():
+        if explicit:
+            raise ConfigError(
+                f"Config file '{candidate}' does not exist. Create it, or leave out --config "
+                "to use the built-in sources."
+            )
+        return Config(path=None, registry=Registry(BUILTIN))
+    try:
+        raw = tomllib.loads(candidate.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{candidate}: not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{candidate}: not UTF-8 text: {exc}") from exc
+    return config_from_dict(raw, path=candidate)
+
+
+def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
+    where = str(path or "config")
+    for key in raw:
+        if key not in TOP_LEVEL:
+            raise ConfigError(
+                f"{where}: unknown section [{key}]. Known sections: "
+                f"{', '.join('[' + k + ']' for k in TOP_LEVEL)}."
+            )
+    crawl = raw.get("crawl", {})
+    _check_table(crawl, CRAWL_KEYS, f"{where}: [crawl]")
+    sources_table = raw.get("sources", {})
+    if not isinstance(sources_table, dict):
+        raise ConfigError(f"{where}: 'sources' must be a table of [sources.<key>] sections.")
+    builtin = {s.key: s for s in BUILTIN}
+    sources = dict(builtin)
+    for key, table in sources_table.items():
+        section = f"{where}: [sources.{key}]"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{section} must be a table, e.g. [sources.{key}] enabled = false")
+        if key in builtin:
+            sources[key] = _override_builtin(builtin[key], table, section)
+        else:
+            sources[key] = _new_source(key, table, section)
+    return Config(path=path, registry=Registry(list(sources.values())), crawl=crawl, raw=raw)
+
+
+def _check_table(table: dict[str, Any], allowed: dict[str, Any], section: str) -> None:
+    for key, value in table.items():
+        if key not in allowed:
+            raise ConfigError(
+                f"{section}: unknown key '{key}'. Allowed keys: {', '.join(sorted(allowed))}."
+            )
+        expected = allowed[key]
+        # bool is an int in Python; a number where a bool belongs (or back) is a typo.
+        if isinstance(value, bool) != (expected is bool) or not isinstance(value, expected):
+            names = (
+                " or ".join(t.__name__ for t in expected)
+                if isinstance(expected, tuple)
+                else expected.__name__
+            )
+            raise ConfigError(f"{section}: '{key}' must be a {names}, not {value!r}.")
+
+
+def _override_builtin(source: Source, table: dict[str, Any], section: str) -> Source:
+    unknown = set(table) - set(BUILTIN_OVERRIDES)
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ConfigError(
+            f"{section}: '{key}' cannot be changed on a built-in source; allowed: "
+            f"{', '.join(sorted(BUILTIN_OVERRIDES))}. To crawl the site differently, disable it "
+            "and declare a new source under another key."
+        )
+    _check_table(table, BUILTIN_OVERRIDES, section)
+    try:
+        return source.with_overrides(**table)
+    except SourceError as exc:
+        raise ConfigError(f"{section}: {exc}") from exc
+
+
+def _new_source(key: str, table: dict[str, Any], section: str) -> Source:
+    _check_table(table, NEW_SOURCE_KEYS, section)
+    missing = [k for k in NEW_SOURCE_REQUIRED if k not in table]
+    if missing:
+        raise ConfigError(
+            f"{section}: a new source needs {', '.join(missing)} "
+            f"(or '{key}' is a typo of a built-in key: run 'presswatch sources')."
+        )
+    listings = []
+    for i, item in enumerate(table.get("listings", [])):
+        if isinstance(item, str):
+            item = {"url": item}
+        if not isinstance(item, dict) or "url" not in item:
+            raise ConfigError(
+                f"{section}: listings[{i}] must be a URL or a table with 'url' "
+                "(and optional pages = '...{n}...', first_page, max_pages)."
+            )
+        _check_table(item, LISTING_KEYS, f"{section} listings[{i}]")
+        if "pages" in item and "{n}" not in item["pages"]:
+            raise ConfigError(f"{section} listings[{i}]: 'pages' must contain '{{n}}'.")
+        listings.append(Listing(**item))
+    for name in ("feeds", "sitemaps", "article_patterns", "domains"):
+        if not all(isinstance(v, str) for v in table.get(name, [])):
+            raise ConfigError(f"{section}: '{name}' must be a list of strings.")
+    fields = {k: v for k, v in table.items() if k != "listings"}
+    for name in ("feeds", "sitemaps", "article_patterns", "domains"):
+        if name in fields:
+            fields[name] = tuple(fields[name])
+    fields.setdefault("language", "en")
+    fields.setdefault("timezone", "UTC")
+    try:
+        return Source(key=key, listings=tuple(listings), builtin=False, **fields)
+    except SourceError as exc:
+        raise ConfigError(f"{section}: {exc}") from exc
+
+
+def adhoc_source(url: str) -> Source:
+    """A source for `presswatch crawl --url URL`: one site, generic parser, same host only.
+
+    Any same-host page is a candidate article; the generic parser and the validation
+    pipeline decide what is an article (a page with no usable title and body is dropped).
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"--url '{url}' is not an http(s) URL with a host.")
+    host = parts.hostname
+    key = "adhoc_" + re.sub(r"[^a-z0-9]+", "_", host.lower()).strip("_")
+    root = f"{parts.scheme}://{parts.netloc}/"
+    start = url if parts.path not in ("", "/") else root
+    return Source(
+        key=key,
+        name=f"ad hoc: {host}",
+        language="en",
+        timezone="UTC",
+        homepage=root,
+        listings=(Listing(start),),
+        article_patterns=(rf"^https?://{re.escape(parts.netloc)}/.+",),
+        builtin=False,
+        download_delay=1.0,
+    )

@@ -1,0 +1,47 @@
+"""Scrapy settings for presswatch: short, grouped, and each one on purpose.
+
+Per-run choices (database, replay, archive, bounds) are set by `crawler.runner`, not here.
+"""
+
+BOT_NAME = "presswatch"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# --- Politeness: we watch the same sites every hour, for years. -----------------------------
+USER_AGENT = "presswatch/0.1 (+https://github.com/presswatch/presswatch; news monitor)"
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+# The source's download_delay is the floor; AutoThrottle only slows down from there.
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+# Each source sets its own delay (Source.download_delay) through the spider's attribute.
+DOWNLOAD_DELAY = 2.0
+DOWNLOAD_TIMEOUT = 30
+RETRY_TIMES = 2
+REDIRECT_MAX_TIMES = 5
+# A news page over 8 MiB is not a news page.
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+
+# --- Pipeline: validate -> normalise -> store. ----------------------------------------------
+ITEM_PIPELINES = {
+    "crawler.pipelines.ValidatePipeline": 100,
+    "crawler.pipelines.NormalizePipeline": 200,
+    "crawler.pipelines.StorePipeline": 300,
+}
+EXTENSIONS = {
+    "crawler.extensions.CrawlProgress": 500,
+    # A monitor run from cron has no use for a telnet console on a local port.
+    "scrapy.extensions.telnet.TelnetConsole": None,
+}
+# Rows per SQLite transaction: one transaction per row manages ~50 rows/s, batches ~2,000.
+PRESSWATCH_BATCH_SIZE = 50
+
+# --- Housekeeping. -------------------------------------------------------------------------
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"
+# The database, not JOBDIR, is the source of truth after a crash (DESIGN.md).
+HTTPCACHE_ENABLED = False

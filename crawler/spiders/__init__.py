@@ -1,0 +1,1 @@
+"""presswatch: crawler/spiders."""

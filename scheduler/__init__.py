@@ -1,0 +1,1 @@
+"""When things run, and the command line that runs them."""
