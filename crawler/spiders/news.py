@@ -1,0 +1,205 @@
+"""NewsSpider: one generic spider, driven by a `Source` declaration.
+
+Navigation only: it reads the source's feeds, sitemaps and listing pages, follows the URLs
+that match the source's article patterns, and hands each article page to the parsers.
+Extraction is the parsers' job (crawler.parsers), storage the pipelines'.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.http import Response
+
+from crawler import discovery
+from crawler.config import adhoc_source, load_config
+from crawler.encoding import decode_html
+from crawler.parsers import parse_article_with_report
+from crawler.sources import Source
+
+logger = logging.getLogger(__name__)
+
+# A sitemap index may nest; deeper than this is a trap, not a site.
+MAX_SITEMAP_DEPTH = 3
+# An ad-hoc site has no declared listings: links are followed this many pages deep.
+ADHOC_MAX_HOPS = 2
+
+
+class NewsSpider(scrapy.Spider):
+    """Crawl one source. Arguments (all strings, as `scrapy crawl -a` passes them):
+
+    source        registry key (or `url` for an ad-hoc site)
+    url           crawl a site that is not in the registry, with the generic parser
+    config        path of presswatch.toml
+    max_articles  stop requesting article pages after this many
+    since         YYYY-MM-DD: skip articles known to be older
+    max_listing_pages  cap on paginated listing pages
+    """
+
+    name = "news"
+
+    def __init__(
+        self,
+        source: str | None = None,
+        url: str | None = None,
+        config: str | None = None,
+        max_articles: str | int | None = None,
+        since: str | None = None,
+        max_listing_pages: str | int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if bool(source) == bool(url):
+            raise ValueError("NewsSpider needs exactly one of source=KEY or url=URL")
+        if url:
+            self.source: Source = adhoc_source(url)
+            self.adhoc = True
+        else:
+            self.source = load_config(config).registry.get(str(source))
+            self.adhoc = False
+        self.max_articles = int(max_articles) if max_articles else None
+        self.since: date | None = date.fromisoformat(since) if since else None
+        self.max_listing_pages = int(max_listing_pages) if max_listing_pages else None
+        self.allowed_domains = list(self.source.allowed_domains)
+        # Scrapy's downloader reads the per-spider delay from this attribute.
+        self.download_delay = self.source.download_delay
+        self.requested_articles: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        if spider.max_listing_pages is None:
+            spider.max_listing_pages = (
+                crawler.settings.getint("PRESSWATCH_MAX_LISTING_PAGES") or None
+            )
+        if crawler.settings.getlist("PRESSWATCH_REPLAY"):
+            # Replaying an archive touches no site: no politeness delay is owed.
+            spider.download_delay = 0
+        return spider
+
+    # ---- start ---------------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[Any]:
+        for request in self.start_requests():
+            yield request
+
+    def start_requests(self) -> Iterator[scrapy.Request]:
+        for url in self.source.feeds:
+            yield scrapy.Request(url, callback=self.parse_xml, cb_kwargs={"depth": 0})
+        for url in self.source.sitemaps:
+            yield scrapy.Request(url, callback=self.parse_xml, cb_kwargs={"depth": 0})
+        for listing in self.source.listings:
+            for url in listing.urls(self.max_listing_pages):
+                yield scrapy.Request(url, callback=self.parse_listing)
+        if self.adhoc:
+            root = self.source.homepage
+            yield scrapy.Request(root + "robots.txt", callback=self.parse_robots)
+            for path in discovery.COMMON_FEED_PATHS + discovery.COMMON_SITEMAP_PATHS:
+                yield scrapy.Request(
+                    root.rstrip("/") + path,
+                    callback=self.parse_xml,
+                    cb_kwargs={"depth": 0},
+                    errback=self.discovery_failed,
+                    meta={"handle_httpstatus_list": [404, 410]},
+                )
+
+    def discovery_failed(self, failure: Any) -> None:
+        logger.info("Discovery probe failed: %s", failure.getErrorMessage())
+
+    # ---- discovery -----------------------------------------------------------------------
+
+    def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
+        if response.status != 200:
+            return
+        for url in discovery.sitemaps_in_robots(response.text):
+            yield scrapy.Request(url, callback=self.parse_xml, cb_kwargs={"depth": 0})
+
+    def parse_xml(self, response: Response, depth: int) -> Iterator[scrapy.Request]:
+        if response.status != 200:
+            return
+        document = discovery.parse_xml(response.url, response.body)
+        self.crawler.stats.inc_value(f"discovery/{document.kind}")
+        if document.kind == "unknown":
+            # mid.ru and others answer feed URLs with an HTML challenge page at times.
+            logger.warning("Expected a feed or sitemap at %s, got something else", response.url)
+            self.crawler.stats.inc_value("discovery/not_xml")
+            return
+        if document.kind == "sitemapindex":
+            if depth >= MAX_SITEMAP_DEPTH:
+                logger.warning("Sitemap index nested too deep at %s", response.url)
+                return
+            for link in document.links:
+                if self._too_old(link.published):
+                    continue
+                yield scrapy.Request(
+                    link.url, callback=self.parse_xml, cb_kwargs={"depth": depth + 1}
+                )
+            return
+        for link in document.links:
+            yield from self._article_request(link.url, link.published)
+
+    def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
+        if response.status != 200 or not hasattr(response, "text"):
+            return
+        self.crawler.stats.inc_value("discovery/listing")
+        text = self._decode(response)
+        for url in discovery.html_links(response.url, text):
+            yield from self._article_request(url, None)
+        if self.adhoc:
+            for url in discovery.feed_links_in_html(response.url, text):
+                yield scrapy.Request(url, callback=self.parse_xml, cb_kwargs={"depth": 0})
+
+    def _too_old(self, published: date | None) -> bool:
+        return bool(self.since and published and published < self.since)
+
+    def _article_request(
+        self, url: str, published: date | None, hops: int = 0
+    ) -> Iterator[scrapy.Request]:
+        if not self.source.is_article_url(url):
+            return
+        if self.adhoc and urlsplit(url).netloc != urlsplit(self.source.homepage).netloc:
+            return
+        if self._too_old(published or discovery.url_date(url)):
+            self.crawler.stats.inc_value("discovery/skipped_older_than_since")
+            return
+        if url in self.requested_articles:
+            return
+        if self.max_articles is not None and len(self.requested_articles) >= self.max_articles:
+            self.crawler.stats.inc_value("discovery/skipped_max_articles")
+            return
+        self.requested_articles.add(url)
+        yield scrapy.Request(url, callback=self.parse_article, meta={"hops": hops})
+
+    # ---- articles ------------------------------------------------------------------------
+
+    def _decode(self, response: Response) -> str:
+        content_type = response.headers.get("Content-Type")
+        text, encoding = decode_html(
+            response.body, content_type.decode("latin-1") if content_type else None
+        )
+        self.crawler.stats.inc_value(f"decode/{encoding}")
+        return text
+
+    def parse_article(self, response: Response) -> Iterator[Any]:
+        if not response.body:
+            self.crawler.stats.inc_value("dropped/empty_response")
+            return
+        text = self._decode(response)
+        article, report = parse_article_with_report(response.url, text, self.source.key)
+        stats = self.crawler.stats
+        stats.inc_value(f"parser/{self.source.key}/parsed")
+        for field in report.fallbacks:
+            stats.inc_value(f"parser/{self.source.key}/fallback/{field}")
+        article.source = self.source.key
+        article.fetched_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        yield article
+        hops = response.meta.get("hops", 0)
+        if self.adhoc and hops < ADHOC_MAX_HOPS:
+            # An ad-hoc site has no declared listings: any page may lead to more articles.
+            for url in discovery.html_links(response.url, text):
+                yield from self._article_request(url, None, hops + 1)
