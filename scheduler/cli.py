@@ -1,0 +1,471 @@
+"""The `presswatch` command line: one click group, a thin layer over the library.
+
+Each command parses its arguments, calls crawler/db code, and turns their errors into
+`click.ClickException`s whose text says how to fix the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crawler.config import ConfigError, load_config
+from crawler.sources import Source, SourceError
+from db import search as db_search
+from db import store
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEMO_ARCHIVE = REPO_ROOT / "demo" / "presswatch-demo.warc.gz"
+DEFAULT_DB = "presswatch.db"
+
+db_option = click.option(
+    "--db",
+    "db_path",
+    envvar="PRESSWATCH_DB",
+    default=DEFAULT_DB,
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="SQLite database file (or set PRESSWATCH_DB).",
+)
+config_option = click.option(
+    "--config",
+    "config_path",
+    envvar="PRESSWATCH_CONFIG",
+    type=click.Path(dir_okay=False),
+    help="presswatch.toml (default: ./presswatch.toml if it exists).",
+)
+
+
+def _since(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date; use YYYY-MM-DD.") from None
+
+
+def _open(db_path: str, must_exist: bool = True) -> Any:
+    if must_exist and not Path(db_path).exists():
+        raise click.ClickException(
+            f"No database at '{db_path}'. Run 'presswatch crawl' (or 'presswatch demo' and "
+            "use --db demo.db) first, or point --db / PRESSWATCH_DB at your database."
+        )
+    try:
+        return store.open_db(db_path)
+    except store.StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _load(config_path: str | None) -> Any:
+    try:
+        return load_config(config_path)
+    except (ConfigError, SourceError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="presswatch")
+def main() -> None:
+    """presswatch: watch press briefings and news sites; keep clean records in SQLite.
+
+    Start with 'presswatch demo', then 'presswatch search QUERY --db demo.db'.
+    """
+
+
+# ---- crawl ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--source", "sources", multiple=True, help="Registry key; repeat for several.")
+@click.option("--url", "urls", multiple=True, help="Crawl a site not in the registry.")
+@db_option
+@config_option
+@click.option(
+    "--replay",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve every request from this WARC archive instead of the network.",
+)
+@click.option(
+    "--archive", type=click.Path(dir_okay=False), help="Write every response to this WARC file."
+)
+@click.option(
+    "--max-articles", type=click.IntRange(min=1), help="Article pages per source, at most."
+)
+@click.option("--since", help="Skip articles published before this date (YYYY-MM-DD).")
+@click.option("--max-listing-pages", type=click.IntRange(min=1), help="Cap on listing pagination.")
+@click.option("-v", "--verbose", count=True, help="-v: Scrapy's INFO log; -vv: DEBUG.")
+def crawl(
+    sources: tuple[str, ...],
+    urls: tuple[str, ...],
+    db_path: str,
+    config_path: str | None,
+    replay: tuple[str, ...],
+    archive: str | None,
+    max_articles: int | None,
+    since: str | None,
+    max_listing_pages: int | None,
+    verbose: int,
+) -> None:
+    """Crawl sources into the database.
+
+    \b
+    Examples:
+      presswatch crawl                                  # every enabled source
+      presswatch crawl --source globaltimes --max-articles 20
+      presswatch crawl --url https://example.org/news/  # a site not in the registry
+      presswatch crawl --archive today.warc.gz          # keep every response
+      presswatch crawl --replay today.warc.gz           # rerun it with no network
+    """
+    config = _load(config_path)
+    try:
+        keys = [config.registry.get(key).key for key in sources]
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not keys and not urls:
+        keys = [s.key for s in config.registry.enabled()]
+    failed = _run_and_report(
+        db_path,
+        keys,
+        list(urls),
+        config_path=config_path,
+        overrides=_crawl_settings(config.crawl),
+        replay=list(replay),
+        archive=archive,
+        max_articles=max_articles,
+        since=_since(since),
+        max_listing_pages=max_listing_pages,
+        verbose=verbose,
+    )
+    if failed:
+        raise click.ClickException(
+            f"{len(failed)} source(s) failed entirely: {', '.join(failed)}. "
+            "See 'presswatch runs' or rerun with -v for the log."
+        )
+
+
+def _crawl_settings(crawl: dict[str, Any]) -> dict[str, object]:
+    """Scrapy settings from the [crawl] section of presswatch.toml."""
+    names = {
+        "user_agent": "USER_AGENT",
+        "concurrent_requests_per_domain": "CONCURRENT_REQUESTS_PER_DOMAIN",
+        "max_listing_pages": "PRESSWATCH_MAX_LISTING_PAGES",
+    }
+    return {names[key]: value for key, value in crawl.items()}
+
+
+def _run_and_report(db_path: str, keys: list[str], urls: list[str], **kwargs: Any) -> list[str]:
+    """Run the crawls, print one summary line per source, return the keys that failed."""
+    from crawler.runner import CrawlOptions, run_crawls
+
+    verbose = kwargs.pop("verbose", 0)
+    db = _open(db_path, must_exist=False)
+    before = store.last_run_id(db)
+    options = CrawlOptions(
+        db_path=db_path,
+        progress=sys.stderr.isatty(),
+        log_level={0: "WARNING", 1: "INFO"}.get(verbose, "DEBUG"),
+        **kwargs,
+    )
+    try:
+        run_crawls(options, keys, urls)
+    except (FileNotFoundError, ConfigError, SourceError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    runs = store.runs_since(db, before)
+    for run in runs:
+        click.echo(_run_line(run))
+    return [run["source"] for run in runs if run["status"] == "failed"]
+
+
+def _run_line(run: dict[str, Any]) -> str:
+    errors = run.get("http_errors") or {}
+    dropped = run.get("drop_reasons") or {}
+    text = (
+        f"{run['source']:<16} {run['status']:<8} pages {run['pages_fetched']:>4}  "
+        f"new {run['articles_new']:>3}  updated {run['articles_updated']:>3}  "
+        f"unchanged {run['articles_unchanged']:>3}  dropped {run['articles_dropped']:>3}"
+    )
+    if dropped:
+        text += " (" + ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) + ")"
+    if errors:
+        text += "  http " + ", ".join(f"{k}×{v}" for k, v in sorted(errors.items()))
+    return text
+
+
+@main.command()
+@db_option
+@click.option("--source", help="Only this source.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per run.")
+def runs(db_path: str, source: str | None, limit: int, as_json: bool) -> None:
+    """Show recent crawl runs, newest first.
+
+    Example: presswatch runs --source globaltimes --limit 5
+    """
+    rows = store.recent_runs(_open(db_path), source=source, limit=limit)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for run in rows:
+        click.echo(f"#{run['id']:<5} {run['started_at']}  " + _run_line(run))
+
+
+# ---- demo ----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--db",
+    "db_path",
+    default="demo.db",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the demo database.",
+)
+@click.option(
+    "--archive",
+    "archive_path",
+    default=str(DEMO_ARCHIVE),
+    show_default=False,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The WARC archive to replay (default: the bundled demo archive).",
+)
+def demo(db_path: str, archive_path: str) -> None:
+    """Replay the bundled archive into demo.db (no network) and show what it found.
+
+    Example: presswatch demo && presswatch search "technological innovation" --db demo.db
+    """
+    from crawler.sources import default_registry
+    from crawler.warc import WarcIndex
+
+    index = WarcIndex([Path(archive_path)])
+    keys = [
+        source.key
+        for source in default_registry()
+        if any(url in index for url in source.start_urls())
+    ]
+    click.echo(f"Replaying {len(index)} archived responses for {len(keys)} sources into {db_path}")
+    failed = _run_and_report(db_path, keys, [], replay=[archive_path])
+    db = _open(db_path)
+    click.echo("")
+    click.echo(f"{store.count_articles(db)} articles in {db_path}:")
+    for row in store.articles_per_source(db):
+        click.echo(f"  {row['source']:<16} {row['n']:>3}")
+    click.echo("")
+    click.echo("Look at them:")
+    click.echo(f'  presswatch search "technological innovation" --db {db_path}')
+    click.echo(f"  presswatch search 中俄 --db {db_path}")
+    click.echo(f"  presswatch show http://www.globaltimes.cn/content/1174814.shtml --db {db_path}")
+    click.echo(f"  presswatch serve --db {db_path}        # browse it in Datasette")
+    if failed:
+        raise click.ClickException(f"Demo sources failed: {', '.join(failed)}")
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("query")
+@db_option
+@click.option("--source", help="Only this source.")
+@click.option("--since", help="Published on or after this date (YYYY-MM-DD).")
+@click.option("--lang", "language", help="Only this language (en, zh, ru).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Results as a JSON list.")
+def search(
+    query: str,
+    db_path: str,
+    source: str | None,
+    since: str | None,
+    language: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Full-text search over titles and bodies, with the match highlighted.
+
+    \b
+    Query: words (all must match), "exact phrase", OR, -word or NOT word, prefix*.
+    English matches by stem (innovations finds innovation); Chinese by substring.
+    Examples:
+      presswatch search "technological innovation"
+      presswatch search '"science and technology" Russia -sanctions' --since 2019-01-01
+      presswatch search 中俄 --lang zh
+    """
+    db = _open(db_path)
+    tty = sys.stdout.isatty() and not as_json
+    marks = ("\x1b[1;33m", "\x1b[0m") if tty else ("[", "]")
+    try:
+        hits = db_search.search(
+            db,
+            query,
+            source=source,
+            since=_since(since),
+            language=language,
+            limit=limit,
+            highlight=marks,
+        )
+    except db_search.SearchQueryError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(hits, ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        click.echo("No matches.", err=True)
+        return
+    width = shutil.get_terminal_size((100, 20)).columns
+    for hit in hits:
+        when = (hit.get("published_at") or "")[:10] or "????-??-??"
+        click.echo(f"{when}  {hit['source']:<14} {hit['title']}")
+        click.echo(f"    {hit['snippet']}"[: width * 3] if tty else f"    {hit['snippet']}")
+        click.echo(f"    {hit['url']}  (id {hit['id']})")
+
+
+@main.command()
+@click.argument("id_or_url")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="The whole record as JSON.")
+def show(id_or_url: str, db_path: str, as_json: bool) -> None:
+    """Show one article by id or URL.
+
+    Example: presswatch show http://www.globaltimes.cn/content/1174814.shtml
+    """
+    article = store.get_article(_open(db_path), id_or_url)
+    if article is None:
+        raise click.ClickException(
+            f"No article '{id_or_url}'. Find ids with 'presswatch search QUERY'."
+        )
+    if as_json:
+        click.echo(json.dumps(article, ensure_ascii=False, indent=2))
+        return
+    click.echo(article["title"])
+    if article.get("subtitle"):
+        click.echo(article["subtitle"])
+    click.echo("")
+    rows = [
+        ("source", article["source"]),
+        ("url", article["url"]),
+        ("published", _when(article)),
+        ("updated", article.get("updated_at")),
+        ("authors", ", ".join(article.get("authors") or [])),
+        ("section", article.get("section")),
+        ("dateline", article.get("dateline")),
+        ("language", article.get("language")),
+        ("kind", article.get("kind")),
+        ("version", article.get("version")),
+        ("parser", article.get("parser")),
+    ]
+    for name, value in rows:
+        if value:
+            click.echo(f"{name:>10}: {value}")
+    for caption in article.get("captions") or []:
+        credit = f" [{caption['credit']}]" if caption.get("credit") else ""
+        click.echo(f"{'caption':>10}: {caption['text']}{credit}")
+    click.echo("")
+    click.echo(article["body"])
+
+
+def _when(article: dict[str, Any]) -> str | None:
+    if not article.get("published_at"):
+        return None
+    local = article.get("published_local")
+    extra = f" (local {local})" if local and local != article["published_at"] else ""
+    return f"{article['published_at']}{extra}, precision {article.get('date_precision')}"
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="The registry as JSON.")
+def sources(config_path: str | None, as_json: bool) -> None:
+    """List the sources: built-in ones and those added in presswatch.toml.
+
+    Example: presswatch sources --json
+    """
+    registry = _load(config_path).registry
+    if as_json:
+        click.echo(json.dumps([_source_dict(s) for s in registry], ensure_ascii=False, indent=2))
+        return
+    for s in registry:
+        state = "on " if s.enabled else "off"
+        click.echo(
+            f"{state} {s.key:<14} {s.language}  {s.kind:<9} {s.schedule:>5}  "
+            f"{_discovery(s):<24} {s.name}"
+        )
+
+
+def _discovery(source: Source) -> str:
+    parts = []
+    if source.feeds:
+        parts.append("feed")
+    if source.sitemaps:
+        parts.append("sitemap")
+    if source.listings:
+        parts.append("listing")
+    return "+".join(parts) or "-"
+
+
+def _source_dict(source: Source) -> dict[str, Any]:
+    return {
+        "key": source.key,
+        "name": source.name,
+        "language": source.language,
+        "timezone": source.timezone,
+        "kind": source.kind,
+        "homepage": source.homepage,
+        "feeds": list(source.feeds),
+        "sitemaps": list(source.sitemaps),
+        "listings": [
+            {"url": li.url, "pages": li.pages, "max_pages": li.max_pages} for li in source.listings
+        ],
+        "article_patterns": list(source.article_patterns),
+        "parser": source.parser,
+        "schedule": source.schedule,
+        "enabled": source.enabled,
+        "builtin": source.builtin,
+        "download_delay": source.download_delay,
+    }
+
+
+@main.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8001, show_default=True, type=int)
+def serve(db_path: str, host: str, port: int) -> None:
+    """Browse the database in Datasette (read-only), with presswatch's metadata.
+
+    Example: presswatch serve --db demo.db   # then open http://127.0.0.1:8001/
+    """
+    import subprocess
+
+    _open(db_path)  # applies migrations and fails clearly on a missing file
+    metadata = Path(__file__).resolve().parents[1] / "db" / "metadata.yml"
+    datasette = Path(sys.executable).with_name("datasette")
+    command = [
+        str(datasette) if datasette.exists() else "datasette",
+        "serve",
+        db_path,
+        "--metadata",
+        str(metadata),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--setting",
+        "sql_time_limit_ms",
+        "3000",
+        "--setting",
+        "allow_download",
+        "off",
+    ]
+    click.echo(f"Serving {db_path} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    raise SystemExit(subprocess.call(command))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
