@@ -1,0 +1,126 @@
+"""Parsers: pure functions of (url, html) -> Article. No Scrapy, no network, no database.
+
+The public entry points are `parse_article` (external tests and benchmarks call it) and
+`parse_article_with_report`, which the Scrapy pipeline uses to count fallbacks. Choosing the
+parser:
+
+1. the source: by key when given (`Source.parser` of `registry.get(source)`), else the source
+   whose article patterns match the URL, else none (generic parser, times read as UTC);
+2. the version of that source's parser: the one whose markup fingerprint matches, else the
+   one whose URL shape matches, else the newest;
+3. every field the source parser fails on takes the generic parser's value (see
+   `crawler.parsers.base` for the policy and strict mode).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+
+from crawler.encoding import decode_html
+from crawler.items import Article
+from crawler.parsers import globaltimes
+from crawler.parsers.base import (
+    FIELDS,
+    BaseParser,
+    FieldError,
+    Page,
+    ParseReport,
+    ParserFieldError,
+)
+from crawler.parsers.generic import GenericParser
+from crawler.sources import Registry, Source, default_registry
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "FIELDS",
+    "PARSERS",
+    "BaseParser",
+    "FieldError",
+    "GenericParser",
+    "Page",
+    "ParseReport",
+    "ParserFieldError",
+    "UnknownParserError",
+    "parse_article",
+    "parse_article_with_report",
+    "select_parser",
+]
+
+# Parser key (Source.parser) -> its versions, newest first.
+PARSERS: dict[str, tuple[type[BaseParser], ...]] = {
+    "generic": (GenericParser,),
+    "globaltimes": globaltimes.VERSIONS,
+}
+
+
+class UnknownParserError(ValueError):
+    """A source names a parser that does not exist."""
+
+
+@lru_cache(maxsize=1)
+def _builtin_registry() -> Registry:
+    # Built once: compiling every source's URL patterns per page would dominate small pages.
+    return default_registry()
+
+
+def _resolve_source(url: str, source: str | None, registry: Registry) -> Source | None:
+    if source:
+        return registry.get(source)  # raises SourceError naming the known keys
+    return registry.for_url(url)
+
+
+def select_parser(key: str, page: Page) -> type[BaseParser]:
+    """The version of parser `key` for this page: by markup, then URL shape, then newest."""
+    try:
+        versions = PARSERS[key]
+    except KeyError:
+        known = ", ".join(sorted(PARSERS))
+        raise UnknownParserError(
+            f"Source '{page.source_key}' names parser '{key}', which does not exist. "
+            f"Known parsers: {known}. Use 'generic' for a site without its own parser."
+        ) from None
+    if len(versions) == 1:
+        return versions[0]
+    for version in versions:
+        if version.detect(page.soup):
+            return version
+    for version in versions:
+        if version.matches_url(page.url):
+            return version
+    return versions[0]
+
+
+def parse_article_with_report(
+    url: str,
+    html: bytes | str,
+    source: str | None = None,
+    content_type: str | None = None,
+    *,
+    strict: bool = False,
+    registry: Registry | None = None,
+) -> tuple[Article, ParseReport]:
+    """Parse one article page; also say which fields fell back to the generic extraction.
+
+    `html` as bytes is decoded with `crawler.encoding.decode_html` (using `content_type`, the
+    HTTP header, when known). `strict=True` raises `ParserFieldError` where production would
+    fall back. `registry` defaults to the built-in sources.
+    """
+    if registry is None:
+        registry = _builtin_registry()
+    src = _resolve_source(url, source, registry)
+    encoding: str | None = None
+    if isinstance(html, bytes):
+        html, encoding = decode_html(html, content_type)
+    page = Page(url=url, html=html, source=src, encoding=encoding)
+    parser_cls = select_parser(src.parser if src else "generic", page)
+    parser = parser_cls(page)
+    fallback = None if isinstance(parser, GenericParser) else GenericParser(page)
+    return parser.extract(fallback=fallback, strict=strict)
+
+
+def parse_article(url: str, html: bytes | str, source: str | None = None) -> Article:
+    """Parse one article page into an `Article` (see `parse_article_with_report`)."""
+    article, _report = parse_article_with_report(url, html, source)
+    return article

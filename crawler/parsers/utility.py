@@ -1,0 +1,235 @@
+"""Helpers that more than one parser needs: selecting text, meta tags, JSON-LD, bylines, URLs.
+
+Anything site-specific stays in the site's module; anything a second site could use lives here
+(Fundus keeps the same split in `parser/utility.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urljoin
+
+from bs4 import BeautifulSoup
+from bs4.element import Tag
+
+from crawler.normalize import AGENCIES, clean_text
+
+logger = logging.getLogger(__name__)
+
+
+def make_soup(html: str) -> BeautifulSoup:
+    """The DOM every parser works on (lxml tree builder, as DESIGN.md names it)."""
+    return BeautifulSoup(html, "lxml")
+
+
+def text_of(node: Tag | None, separator: str = " ") -> str:
+    """Clean text of a node ('' for None); `separator` goes between text nodes."""
+    if node is None:
+        return ""
+    return clean_text(node.get_text(separator))
+
+
+def select_text(root: Tag | BeautifulSoup, css: str) -> str:
+    """Clean text of the first match of `css`, '' when nothing matches."""
+    return text_of(root.select_one(css))
+
+
+def meta_content(
+    soup: BeautifulSoup,
+    *,
+    name: str | None = None,
+    prop: str | None = None,
+    element_id: str | None = None,
+    itemprop: str | None = None,
+) -> str:
+    """Content of the first `<meta>` matching name / property / id / itemprop (case-insensitive
+    for name and property, as sites spell them "DESCRIPTION", "og:Title", ...)."""
+    for meta in soup.find_all("meta"):
+        attrs = meta.attrs
+        if element_id is not None and attrs.get("id") != element_id:
+            continue
+        if name is not None and str(attrs.get("name", "")).lower() != name.lower():
+            continue
+        if prop is not None and str(attrs.get("property", "")).lower() != prop.lower():
+            continue
+        if itemprop is not None and attrs.get("itemprop") != itemprop:
+            continue
+        content = clean_text(str(attrs.get("content", "")))
+        if content:
+            return content
+    return ""
+
+
+def meta_contents(
+    soup: BeautifulSoup, *, prop: str | None = None, name: str | None = None
+) -> list[str]:
+    """Every non-empty content of a repeatable meta tag (article:tag, og:image)."""
+    found: list[str] = []
+    for meta in soup.find_all("meta"):
+        attrs = meta.attrs
+        if prop is not None and str(attrs.get("property", "")).lower() != prop.lower():
+            continue
+        if name is not None and str(attrs.get("name", "")).lower() != name.lower():
+            continue
+        content = clean_text(str(attrs.get("content", "")))
+        if content:
+            found.append(content)
+    return found
+
+
+def link_href(soup: BeautifulSoup, rel: str) -> str:
+    """href of the first `<link rel=...>` carrying `rel`."""
+    for link in soup.find_all("link", href=True):
+        rels = link.get("rel") or []
+        if isinstance(rels, str):
+            rels = rels.split()
+        if rel in [r.lower() for r in rels]:
+            return clean_text(str(link["href"]))
+    return ""
+
+
+def absolute_url(base: str, href: str | None) -> str | None:
+    """`href` resolved against `base`; None for empty, data: and javascript: URLs."""
+    href = clean_text(href)
+    if not href or href.startswith(("data:", "javascript:", "#")):
+        return None
+    return urljoin(base, href)
+
+
+# --- JSON-LD -----------------------------------------------------------------------------------
+
+ARTICLE_TYPES = frozenset(
+    {"Article", "NewsArticle", "ReportageNewsArticle", "AnalysisNewsArticle", "OpinionNewsArticle",
+     "BackgroundNewsArticle", "ReviewNewsArticle", "BlogPosting", "LiveBlogPosting", "Report",
+     "ScholarlyArticle", "TechArticle"}
+)  # fmt: skip
+
+
+def _walk_json_ld(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _walk_json_ld(item)
+    elif isinstance(node, dict):
+        yield node
+        if "@graph" in node:
+            yield from _walk_json_ld(node["@graph"])
+
+
+def json_ld_objects(soup: BeautifulSoup) -> list[dict[str, Any]]:
+    """Every JSON-LD object of the page, `@graph` members and list items flattened."""
+    objects: list[dict[str, Any]] = []
+    for script in soup.find_all("script", type=re.compile(r"application/ld\+json", re.I)):
+        raw = script.string or script.get_text()
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            # Sites ship broken JSON-LD (trailing commas, raw newlines); the other metadata
+            # sources still apply, so note it and go on.
+            logger.debug("Unreadable JSON-LD block: %s", exc)
+            continue
+        objects.extend(_walk_json_ld(data))
+    return objects
+
+
+def _types(obj: dict[str, Any]) -> set[str]:
+    kind = obj.get("@type")
+    if isinstance(kind, str):
+        return {kind}
+    if isinstance(kind, list):
+        return {k for k in kind if isinstance(k, str)}
+    return set()
+
+
+def json_ld_article(soup: BeautifulSoup) -> dict[str, Any] | None:
+    """The first JSON-LD object typed as an article (NewsArticle, Article, ...)."""
+    for obj in json_ld_objects(soup):
+        if _types(obj) & ARTICLE_TYPES:
+            return obj
+    return None
+
+
+def json_ld_text(value: Any) -> str:
+    """A JSON-LD value as text: strings as they are, {"name": ...} / {"@value": ...} objects."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return json_ld_text(value.get("name") or value.get("@value") or value.get("@id"))
+    if isinstance(value, list) and value:
+        return json_ld_text(value[0])
+    return ""
+
+
+def json_ld_people(value: Any) -> list[str]:
+    """Names of the Person entries of a JSON-LD author value (organisations left out)."""
+    items = value if isinstance(value, list) else [value]
+    names: list[str] = []
+    for item in items:
+        if isinstance(item, str):
+            names.extend(split_authors(item))
+        elif isinstance(item, dict) and "Organization" not in _types(item):
+            names.extend(split_authors(json_ld_text(item.get("name"))))
+    return names
+
+
+# --- bylines and keywords ----------------------------------------------------------------------
+
+# Bylines that name an organisation, not a person ("By Global Times", "By Xinhua").
+_NOT_PEOPLE = frozenset(
+    a.lower() for a in (*AGENCIES, "Global Times", "GT", "Xinhua News Agency", "agencies",
+                        "Global Times reporter", "Global Times reporters", "staff reporter",
+                        "Web", "Staff", "Editor", "Reporter")
+)  # fmt: skip
+_BY_PREFIX = re.compile(r"^\s*by\s*:?\s+", re.IGNORECASE)
+_AUTHOR_SEPARATORS = re.compile(r"\s*(?:,|;|\||&|\band\b)\s*", re.IGNORECASE)
+
+
+def is_organisation(name: str) -> bool:
+    """True for agency and house bylines that are not people."""
+    return clean_text(name).lower().rstrip(".") in _NOT_PEOPLE
+
+
+def split_authors(byline: str | None) -> list[str]:
+    """People named by a byline: "By Guo Yuandan and Liang Rui" -> ["Guo Yuandan", "Liang Rui"].
+
+    Organisation bylines ("By Xinhua", "By Global Times") name no person and give [].
+    """
+    text = _BY_PREFIX.sub("", clean_text(byline))
+    names = [clean_text(part) for part in _AUTHOR_SEPARATORS.split(text)]
+    seen: list[str] = []
+    for name in names:
+        # CMS user ids ("105092") sit in some author metas; a name has letters.
+        has_letters = any(ch.isalpha() for ch in name)
+        if has_letters and not is_organisation(name) and name not in seen:
+            seen.append(name)
+    return seen
+
+
+def split_keywords(value: str | list[Any] | None) -> list[str]:
+    """Tags from a comma-separated keywords string or a JSON-LD list, order kept, no duplicates."""
+    if value is None:
+        return []
+    parts = value if isinstance(value, list) else re.split(r"[,;，、]", value)
+    tags: list[str] = []
+    for part in parts:
+        tag = clean_text(str(part))
+        if tag and tag.lower() not in (t.lower() for t in tags):
+            tags.append(tag)
+    return tags
+
+
+# --- language ----------------------------------------------------------------------------------
+
+
+def primary_language(tag: str | None) -> str | None:
+    """The primary BCP-47 subtag, lower-case: "en-US" -> "en", "zh_CN" -> "zh"."""
+    tag = clean_text(tag)
+    # Whole-tag check: sites put "utf-8" in Content-Language, which is no language.
+    if not re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*", tag):
+        return None
+    return re.split(r"[-_]", tag)[0].lower()
