@@ -64,13 +64,29 @@ def parse_date(text: str | None) -> date | None:
     return parsed.astimezone(UTC).date() if parsed.tzinfo else parsed.date()
 
 
+_XML_DECLARATION = re.compile(rb"^<\?xml[^>]*?encoding=[\"']([A-Za-z0-9_.:-]+)[\"'][^>]*\?>")
+# Chinese sites label GBK (and GB18030) text as GB2312; GB18030 is a superset of both.
+_WIDER_ENCODING = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030"}
+
+
+def _xml_input(body: bytes) -> bytes | str:
+    """The body as lxml should read it: re-decoded when its declared charset is too narrow."""
+    match = _XML_DECLARATION.match(body)
+    if match:
+        wider = _WIDER_ENCODING.get(match.group(1).decode("ascii").lower())
+        if wider:
+            # lxml refuses a str that still carries an encoding declaration: drop it.
+            return body[match.end() :].decode(wider, errors="replace")
+    return body
+
+
 def parse_xml(url: str, body: bytes) -> XmlDocument:
     """Read a feed or sitemap body; `unknown` when it is neither (e.g. an HTML stub)."""
     stripped = body.lstrip()
     if not stripped.startswith(b"<"):
         return XmlDocument("unknown")
     try:
-        root = etree.fromstring(stripped, parser=_XML_PARSER)
+        root = etree.fromstring(_xml_input(stripped), parser=_XML_PARSER)
     except etree.XMLSyntaxError as exc:
         logger.warning("Not XML at %s: %s", url, exc)
         return XmlDocument("unknown")

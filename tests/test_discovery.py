@@ -121,3 +121,17 @@ def test_dates_written_into_article_urls() -> None:
         assert discovery.url_date(url) == date.fromisoformat(expected), url
     assert discovery.url_date("https://tass.com/science/1103515") is None
     assert discovery.url_date("https://x.example/2026/13/45/") is None
+
+
+def test_a_feed_labelled_gb2312_keeps_its_gbk_only_characters() -> None:
+    # people.com.cn labels GBK text as GB2312; "―" (U+2015) exists in GBK, not in GB2312.
+    feed = (
+        '<?xml version="1.0" encoding="gb2312"?><rss version="2.0"><channel><item>'
+        "<title>中俄―合作</title>"
+        "<link>http://politics.people.com.cn/n1/2024/0424/c1001-40223222.html</link>"
+        "</item></channel></rss>"
+    ).encode("gbk")
+    doc = discovery.parse_xml("http://www.people.com.cn/rss/politics.xml", feed)
+    assert [link.url for link in doc.links] == [
+        "http://politics.people.com.cn/n1/2024/0424/c1001-40223222.html"
+    ]

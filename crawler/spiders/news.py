@@ -20,7 +20,7 @@ from crawler import discovery
 from crawler.config import adhoc_source, load_config
 from crawler.encoding import decode_html
 from crawler.parsers import parse_article_with_report
-from crawler.sources import Source
+from crawler.sources import Registry, Source
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +58,11 @@ class NewsSpider(scrapy.Spider):
             raise ValueError("NewsSpider needs exactly one of source=KEY or url=URL")
         if url:
             self.source: Source = adhoc_source(url)
+            self.registry = Registry([self.source])
             self.adhoc = True
         else:
-            self.source = load_config(config).registry.get(str(source))
+            self.registry = load_config(config).registry
+            self.source = self.registry.get(str(source))
             self.adhoc = False
         self.max_articles = int(max_articles) if max_articles else None
         self.since: date | None = date.fromisoformat(since) if since else None
@@ -190,7 +192,9 @@ class NewsSpider(scrapy.Spider):
             self.crawler.stats.inc_value("dropped/empty_response")
             return
         text = self._decode(response)
-        article, report = parse_article_with_report(response.url, text, self.source.key)
+        article, report = parse_article_with_report(
+            response.url, text, self.source.key, registry=self.registry
+        )
         stats = self.crawler.stats
         stats.inc_value(f"parser/{self.source.key}/parsed")
         for field in report.fallbacks:
