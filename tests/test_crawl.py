@@ -68,7 +68,7 @@ def build_site(site: LocalSite) -> None:
     )
     site.add(
         "/listing/",
-        """<html><body><a href="/news/5.html">Five</a> <a href="news/../news/6.html">Six</a>
+        """<html><body><a href="/news/5.html">Five</a> <a href="../news/6.html">Six</a>
 <a href="/news/404.html">Gone</a> <a href="https://elsewhere.example/news/1.html">Off</a>
 <a href="/listing/page/2">Next</a></body></html>""",
     )

@@ -1,0 +1,184 @@
+"""The database schema, as an ordered set of sqlite-utils migrations.
+
+Owns every table, index, trigger and FTS table of the presswatch database. A migration that
+has been applied anywhere is never edited: a schema change is a new function below
+(m002_..., m003_...), registered with `@MIGRATIONS()`. Migration bodies spell their columns
+out rather than reusing constants from other modules, so later code changes cannot alter
+what an old migration did.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Migrations("presswatch")
+
+# unicode61 for alphabetic scripts, porter so that "innovations" finds "innovation", and
+# remove_diacritics 2 so that "Medvedev" finds "Medvédev". Chinese goes through the
+# search_cjk column (bigrams, see db.search.cjk_bigrams).
+FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
+
+
+@MIGRATIONS()
+def m001_initial(db: Database) -> None:
+    """articles (+ articles_fts), article_versions, crawl_runs, sources."""
+    db.table("articles").create(
+        {
+            "id": str,
+            "url": str,
+            "canonical_url": str,
+            "source": str,
+            "kind": str,
+            "language": str,
+            "title": str,
+            "subtitle": str,
+            "authors": str,  # JSON list
+            "section": str,
+            "tags": str,  # JSON list
+            "published_at": str,
+            "published_local": str,
+            "date_precision": str,
+            "updated_at": str,
+            "dateline": str,
+            "body": str,
+            "captions": str,  # JSON list of {text, credit}
+            "images": str,  # JSON list of {src, alt}
+            "turns": str,  # JSON list of {idx, role, speaker, outlet, text}
+            "access": str,
+            "word_count": int,
+            "content_hash": str,
+            "record_hash": str,
+            "parser": str,
+            "fetched_at": str,
+            "first_seen_at": str,
+            "last_changed_at": str,
+            "version": int,
+            "duplicate_of": str,
+            "search_cjk": str,
+        },
+        pk="id",
+        not_null={
+            "url",
+            "source",
+            "title",
+            "body",
+            "content_hash",
+            "record_hash",
+            "first_seen_at",
+            "last_changed_at",
+            "version",
+            "search_cjk",
+        },
+        defaults={"title": "", "body": "", "search_cjk": "", "version": 1},
+        foreign_keys=[("duplicate_of", "articles", "id")],
+    )
+    for column in ("source", "published_at", "content_hash", "canonical_url"):
+        db.table("articles").create_index([column])
+
+    db.table("crawl_runs").create(
+        {
+            "id": int,
+            "source": str,
+            "mode": str,  # live | replay | archive
+            "status": str,  # running | ok | partial | failed | interrupted
+            "started_at": str,
+            "finished_at": str,
+            "pid": int,
+            "pages_fetched": int,
+            "articles_new": int,
+            "articles_updated": int,
+            "articles_unchanged": int,
+            "articles_dropped": int,
+            "drop_reasons": str,  # JSON {reason: count}
+            "http_errors": str,  # JSON {"404": count}
+            "fill_rates": str,  # JSON {field: share of stored records with it filled}
+            "stats": str,  # JSON, selected Scrapy stats
+            "error": str,
+        },
+        pk="id",
+        not_null={"source", "mode", "status", "started_at"},
+    )
+    db.table("crawl_runs").create_index(["source", "started_at"])
+    db.table("crawl_runs").create_index(["status"])
+
+    db.table("article_versions").create(
+        {
+            "id": int,
+            "article_id": str,
+            "version": int,
+            "run_id": int,
+            "fetched_at": str,
+            "content_hash": str,
+            "record_hash": str,
+            "title": str,
+            "body": str,
+            "record": str,  # JSON of the full record as stored
+        },
+        pk="id",
+        not_null={"article_id", "version", "content_hash", "record_hash", "record"},
+        foreign_keys=[("article_id", "articles", "id"), ("run_id", "crawl_runs", "id")],
+    )
+    db.table("article_versions").create_index(["article_id", "version"], unique=True)
+
+    db.table("sources").create(
+        {
+            "key": str,
+            "name": str,
+            "language": str,
+            "timezone": str,
+            "kind": str,
+            "homepage": str,
+            "parser": str,
+            "schedule": str,
+            "enabled": int,
+            "builtin": int,
+            "feeds": str,  # JSON list
+            "sitemaps": str,  # JSON list
+            "listings": str,  # JSON list of {url, pages, first_page, max_pages}
+            "article_patterns": str,  # JSON list of regexes
+            "synced_at": str,
+        },
+        pk="key",
+    )
+
+    # The sqlite-utils naming (articles_fts, triggers articles_ai/_ad/_au) is what Datasette
+    # detects without configuration. The FTS table is external-content on articles.rowid,
+    # which a TEXT primary key does not pin down: VACUUM may renumber it, so anything that
+    # runs VACUUM must run db["articles"].rebuild_fts() after it. UPDATE keeps the rowid,
+    # so the store updates rows in place and never uses INSERT OR REPLACE.
+    db.table("articles").enable_fts(
+        ["title", "body", "search_cjk"], tokenize=FTS_TOKENIZE, create_triggers=True
+    )
+
+
+def apply_migrations(db: Database) -> list[str]:
+    """Apply pending migrations; return their names (empty when the schema is current).
+
+    All pending migrations run in one BEGIN IMMEDIATE transaction, so two processes opening a
+    new database at once cannot both try to create the tables: the second waits for the
+    first (busy_timeout), then finds nothing pending. Checking first keeps the common case,
+    an up-to-date database, free of any write lock.
+    """
+    if not MIGRATIONS.pending(db):
+        return []
+    if any(not m.transactional for m in MIGRATIONS.pending(db)):
+        # A VACUUM-style migration cannot run inside our transaction; apply() runs it alone.
+        before = {m.name for m in MIGRATIONS.applied(db)}
+        MIGRATIONS.apply(db)
+        return [m.name for m in MIGRATIONS.applied(db) if m.name not in before]
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        names = [m.name for m in MIGRATIONS.pending(db)]
+        MIGRATIONS.apply(db)
+    except BaseException:
+        db.rollback()
+        raise
+    db.execute("COMMIT")
+    for name in names:
+        logger.info("Applied migration %s", name)
+    return names
