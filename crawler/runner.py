@@ -65,7 +65,7 @@ def build_settings(options: CrawlOptions) -> Settings:
 
 def run_crawls(options: CrawlOptions, sources: list[str], urls: list[str] | None = None) -> None:
     """Crawl every source (registry keys) and ad-hoc site (URLs) concurrently, then return."""
-    process = CrawlerProcess(build_settings(options), install_root_handler=True)
+    process = CrawlerProcess(build_settings(options))
     common = {
         "config": options.config_path,
         "max_articles": options.max_articles,

@@ -432,6 +432,21 @@ def _source_dict(source: Source) -> dict[str, Any]:
     }
 
 
+def datasette_metadata(db_path: str) -> dict[str, Any]:
+    """db/metadata.yml with its database section keyed by this file's name.
+
+    Datasette names a database after its file ("demo" for demo.db), and per-database
+    metadata is keyed by that name, so the section written for "presswatch" is renamed.
+    """
+    import yaml
+
+    metadata = yaml.safe_load((REPO_ROOT / "db" / "metadata.yml").read_text(encoding="utf-8"))
+    databases = metadata.get("databases", {})
+    if "presswatch" in databases:
+        databases[Path(db_path).stem] = databases.pop("presswatch")
+    return metadata
+
+
 @main.command()
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
@@ -441,30 +456,19 @@ def serve(db_path: str, host: str, port: int) -> None:
 
     Example: presswatch serve --db demo.db   # then open http://127.0.0.1:8001/
     """
-    import subprocess
+    import tempfile
+
+    from datasette.cli import cli as datasette_cli
 
     _open(db_path)  # applies migrations and fails clearly on a missing file
-    metadata = Path(__file__).resolve().parents[1] / "db" / "metadata.yml"
-    datasette = Path(sys.executable).with_name("datasette")
-    command = [
-        str(datasette) if datasette.exists() else "datasette",
-        "serve",
-        db_path,
-        "--metadata",
-        str(metadata),
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--setting",
-        "sql_time_limit_ms",
-        "3000",
-        "--setting",
-        "allow_download",
-        "off",
-    ]
-    click.echo(f"Serving {db_path} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
-    raise SystemExit(subprocess.call(command))
+    with tempfile.TemporaryDirectory(prefix="presswatch-") as tmp:
+        metadata = Path(tmp) / "metadata.json"
+        metadata.write_text(json.dumps(datasette_metadata(db_path)), encoding="utf-8")
+        args = ["serve", db_path, "--metadata", str(metadata), "--host", host, "--port", str(port)]
+        # Scraped text is untrusted: bound query time; no whole-file download of the database.
+        args += ["--setting", "sql_time_limit_ms", "3000", "--setting", "allow_download", "off"]
+        click.echo(f"Serving {db_path} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
+        datasette_cli.main(args=args, prog_name="datasette", standalone_mode=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,104 @@
+"""`presswatch demo`: the bundled archive replayed end to end, and the seed article right."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SEED_URL = "http://www.globaltimes.cn/content/1174814.shtml"
+
+
+def presswatch(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "scheduler.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """Run the demo twice into one database; return it and both runs' output."""
+    cwd = tmp_path_factory.mktemp("demo")
+    first = presswatch("demo", cwd=cwd)
+    second = presswatch("demo", cwd=cwd)
+    return cwd / "demo.db", [first.stdout, second.stdout]
+
+
+def query(db: Path, sql: str) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_demo_stores_at_least_30_articles_from_4_sources(demo) -> None:  # type: ignore[no-untyped-def]
+    db, outputs = demo
+    per_source = query(db, "select source, count(*) n from articles group by source")
+    assert sum(r["n"] for r in per_source) >= 30
+    assert len(per_source) >= 4
+    assert "articles in demo.db" in outputs[0]
+
+
+def test_seed_article_is_a_clean_record(demo) -> None:  # type: ignore[no-untyped-def]
+    db, _ = demo
+    (seed,) = query(db, f"select * from articles where url = '{SEED_URL}'")
+    assert seed["source"] == "globaltimes"
+    assert seed["published_at"].startswith("2019-12-25T") and seed["published_at"].endswith("Z")
+    assert seed["date_precision"] in ("minute", "second")
+    assert seed["published_local"].endswith("+08:00")
+    body = seed["body"]
+    assert body.startswith("China and Russia are accelerating")
+    assert "Wednesday.The" not in body
+    assert "on Wednesday.\n\nThe national-level project" in body
+    assert "Photo: Xinhua" not in body and "Russia Pavilion" not in body
+    (caption,) = json.loads(seed["captions"])
+    assert caption["text"].startswith("The Russia Pavilion is seen")
+    assert caption["credit"] == "Photo: Xinhua"
+
+
+def test_search_finds_the_seed_and_chinese_terms(demo) -> None:  # type: ignore[no-untyped-def]
+    db, _ = demo
+    english = presswatch(
+        "search", "technological innovation", "--db", str(db), "--json", cwd=db.parent
+    )
+    assert SEED_URL in [hit["url"] for hit in json.loads(english.stdout)]
+
+    chinese = json.loads(
+        presswatch("search", "中俄", "--db", str(db), "--json", cwd=db.parent).stdout
+    )
+    assert chinese, "a two-character Chinese term found nothing"
+    assert {hit["source"] for hit in chinese} <= {
+        "fmprc_zh",
+        "xinhua_zh",
+        "people_zh",
+        "huanqiu",
+        "chinadaily_zh",
+    }
+    assert all("[中俄]" in hit["snippet"] for hit in chinese)
+
+
+def test_replaying_twice_adds_nothing_and_the_runs_say_so(demo) -> None:  # type: ignore[no-untyped-def]
+    db, _ = demo
+    runs = query(db, "select * from crawl_runs order by id")
+    sources = {r["source"] for r in runs}
+    first, second = runs[: len(sources)], runs[len(sources) :]
+    assert len(second) == len(first)
+    assert sum(r["articles_new"] for r in first) >= 30
+    assert all(r["articles_new"] == 0 and r["articles_updated"] == 0 for r in second)
+    assert sum(r["articles_unchanged"] for r in second) == sum(r["articles_new"] for r in first)
+    assert all(r["mode"] == "replay" and r["status"] == "ok" for r in runs)
+    versions = query(db, "select count(*) n from article_versions")[0]["n"]
+    assert versions == query(db, "select count(*) n from articles")[0]["n"]
