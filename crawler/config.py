@@ -46,6 +46,8 @@ NEW_SOURCE_REQUIRED = ("name", "homepage", "article_patterns")
 LISTING_KEYS = {"url": str, "pages": str, "first_page": int, "max_pages": int}
 CRAWL_KEYS: dict[str, Any] = {
     "user_agent": str,
+    # Seconds between requests for ad-hoc sites and new sources that do not set their own.
+    "download_delay": (int, float),
     "max_listing_pages": int,
     "concurrent_requests_per_domain": int,
 }
@@ -109,7 +111,7 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         if key in builtin:
             sources[key] = _override_builtin(builtin[key], table, section)
         else:
-            sources[key] = _new_source(key, table, section)
+            sources[key] = _new_source(key, table, section, crawl.get("download_delay"))
     return Config(path=path, registry=Registry(list(sources.values())), crawl=crawl, raw=raw)
 
 
@@ -146,7 +148,9 @@ def _override_builtin(source: Source, table: dict[str, Any], section: str) -> So
         raise ConfigError(f"{section}: {exc}") from exc
 
 
-def _new_source(key: str, table: dict[str, Any], section: str) -> Source:
+def _new_source(
+    key: str, table: dict[str, Any], section: str, default_delay: float | None = None
+) -> Source:
     _check_table(table, NEW_SOURCE_KEYS, section)
     missing = [k for k in NEW_SOURCE_REQUIRED if k not in table]
     if missing:
@@ -176,13 +180,15 @@ def _new_source(key: str, table: dict[str, Any], section: str) -> Source:
             fields[name] = tuple(fields[name])
     fields.setdefault("language", "en")
     fields.setdefault("timezone", "UTC")
+    if default_delay is not None:
+        fields.setdefault("download_delay", default_delay)
     try:
         return Source(key=key, listings=tuple(listings), builtin=False, **fields)
     except SourceError as exc:
         raise ConfigError(f"{section}: {exc}") from exc
 
 
-def adhoc_source(url: str) -> Source:
+def adhoc_source(url: str, download_delay: float = 1.0) -> Source:
     """A source for `presswatch crawl --url URL`: one site, generic parser, same host only.
 
     Any same-host page is a candidate article; the generic parser and the validation
@@ -206,5 +212,5 @@ def adhoc_source(url: str) -> Source:
         listings=(Listing(start),),
         article_patterns=(rf"^https?://{re.escape(parts.netloc)}/.+",),
         builtin=False,
-        download_delay=1.0,
+        download_delay=download_delay,
     )

@@ -12,12 +12,12 @@ import time
 from datetime import date
 from typing import TYPE_CHECKING, Any, Self
 
-from db.dedup import content_hash
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.items import ACCESS, KINDS, Article
 from crawler.normalize import clean_text
 from db import store
+from db.dedup import content_hash
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -158,7 +158,8 @@ def _crawl_settings(crawl: dict[str, Any]) -> dict[str, object]:
         "concurrent_requests_per_domain": "CONCURRENT_REQUESTS_PER_DOMAIN",
         "max_listing_pages": "PRESSWATCH_MAX_LISTING_PAGES",
     }
-    return {names[key]: value for key, value in crawl.items()}
+    # download_delay is applied per source (crawler.config), not as a Scrapy setting.
+    return {names[key]: value for key, value in crawl.items() if key in names}
 
 
 def _run_and_report(db_path: str, keys: list[str], urls: list[str], **kwargs: Any) -> list[str]:

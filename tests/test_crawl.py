@@ -40,7 +40,12 @@ def chinese_article() -> bytes:
 
 def build_site(site: LocalSite) -> None:
     base = site.base
-    site.add("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+    # The sitemap named here is at no common location: only robots.txt leads to it.
+    site.add(
+        "/robots.txt",
+        f"User-agent: *\nDisallow: /private/\nSitemap: {base}/sitemap-1.xml\n",
+        content_type="text/plain",
+    )
     site.add(
         "/feed.xml",
         f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Local</title>
@@ -263,3 +268,31 @@ def test_a_source_that_fails_entirely_makes_the_exit_status_non_zero(tmp_path: P
     assert "failed entirely: local" in result.stderr
     (run,) = rows(db, "select status from crawl_runs")
     assert run["status"] == "failed"
+
+
+def test_crawl_url_discovers_a_site_that_is_not_in_the_registry(
+    site: LocalSite, tmp_path: Path
+) -> None:
+    db = tmp_path / "pw.db"
+    config = tmp_path / "presswatch.toml"
+    config.write_text("[crawl]\ndownload_delay = 0\n", encoding="utf-8")
+    # No source declared: feeds come from the common locations, sitemaps from robots.txt,
+    # the rest from following same-host links of the start page.
+    result = presswatch(
+        "crawl",
+        "--url",
+        f"{site.base}/listing/",
+        "--db",
+        str(db),
+        "--config",
+        str(config),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    urls = {r["url"] for r in rows(db, "select url from articles")}
+    assert {f"{site.base}/news/{n}.html" for n in range(1, 8)} <= urls
+    assert "/private/9.html" not in site.requests
+    assert "/sitemap-1.xml" in site.requests
+    assert all("elsewhere.example" not in u for u in urls)
+    (run,) = rows(db, "select source, status from crawl_runs")
+    assert run["source"] == "adhoc_127_0_0_1" and run["status"] == "ok"

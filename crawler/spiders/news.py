@@ -57,7 +57,8 @@ class NewsSpider(scrapy.Spider):
         if bool(source) == bool(url):
             raise ValueError("NewsSpider needs exactly one of source=KEY or url=URL")
         if url:
-            self.source: Source = adhoc_source(url)
+            delay = load_config(config).crawl.get("download_delay", 1.0)
+            self.source: Source = adhoc_source(url, download_delay=delay)
             self.registry = Registry([self.source])
             self.adhoc = True
         else:
@@ -68,8 +69,6 @@ class NewsSpider(scrapy.Spider):
         self.since: date | None = date.fromisoformat(since) if since else None
         self.max_listing_pages = int(max_listing_pages) if max_listing_pages else None
         self.allowed_domains = list(self.source.allowed_domains)
-        # Scrapy's downloader reads the per-spider delay from this attribute.
-        self.download_delay = self.source.download_delay
         self.requested_articles: set[str] = set()
 
     @classmethod
@@ -79,9 +78,9 @@ class NewsSpider(scrapy.Spider):
             spider.max_listing_pages = (
                 crawler.settings.getint("PRESSWATCH_MAX_LISTING_PAGES") or None
             )
-        if crawler.settings.getlist("PRESSWATCH_REPLAY"):
-            # Replaying an archive touches no site: no politeness delay is owed.
-            spider.download_delay = 0
+        # The source's politeness delay. Settings are still open here (the crawler applies and
+        # freezes them after creating the spider); a replay sets 0 at a higher priority.
+        crawler.settings.set("DOWNLOAD_DELAY", spider.source.download_delay, priority="spider")
         return spider
 
     # ---- start ---------------------------------------------------------------------------
