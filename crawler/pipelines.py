@@ -67,17 +67,9 @@ class NormalizePipeline:
     def process_item(self, item: Article) -> Article:
         item.title = clean_text(item.title)
         item.canonical_url = item.canonical_url or item.url
-        item.word_count = item.word_count or _word_count(item.body)
+        item.word_count = item.word_count or store.count_words(item.body)
         item.content_hash = content_hash(item.title, item.body)
         return item
-
-
-def _word_count(text: str) -> int:
-    # A CJK character is a word for counting purposes; elsewhere, whitespace separates.
-    cjk = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
-    latin = sum(1 for token in text.split() if any(c.isalnum() and c.isascii() for c in token))
-    cyrillic = sum(1 for token in text.split() if any("\u0400" <= c <= "\u04ff" for c in token))
-    return cjk + latin + cyrillic
 
 
 class StorePipeline:
@@ -127,8 +119,9 @@ class StorePipeline:
         if not self.buffer:
             return
         results = store.upsert_articles(self.db, self.buffer, run_id=self.run_id)
-        for result in results:
-            self.crawler.stats.inc_value(f"articles/{result.status}")
+        # count_results counts an article fetched twice in one batch once.
+        for status, count in store.count_results(results).items():
+            self.crawler.stats.inc_value(f"articles/{status}", count)
         self.buffer = []
         self.last_flush = time.monotonic()
 

@@ -471,7 +471,8 @@ BUILTIN: tuple[Source, ...] = (
         timezone="Europe/Moscow",
         homepage="https://ria.ru/",
         feeds=("https://ria.ru/export/rss2/archive/index.xml",),
-        article_patterns=(r"^https?://ria\.ru/\d{8}/[^/]+-\d+\.html$",),
+        # Older URLs carry only the id (ria.ru/20191225/1562811927.html), newer ones a slug too.
+        article_patterns=(r"^https?://ria\.ru/\d{8}/(?:[^/]+-)?\d+\.html$",),
         schedule="1h",
     ),
 )

@@ -39,6 +39,7 @@ DOCUMENTED_ARTICLES = {
         "sputnik"
     ),
     "https://ria.ru/20260825/kitay-1234567890.html": "ria",
+    "https://ria.ru/20191225/1562811927.html": "ria",
 }
 
 
