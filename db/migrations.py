@@ -9,6 +9,7 @@ what an old migration did.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from sqlite_utils import Database
@@ -154,6 +155,58 @@ def m001_initial(db: Database) -> None:
     db.table("articles").enable_fts(
         ["title", "body", "search_cjk"], tokenize=FTS_TOKENIZE, create_triggers=True
     )
+
+
+@MIGRATIONS()
+def m002_briefing_turns(db: Database) -> None:
+    """briefing_turns (+ briefing_turns_fts): one row per question, answer or statement.
+
+    A copy of articles.turns, one row each, so that "answers by the MFA spokesperson that
+    mention Russia" is one indexed query. The store rewrites an article's turns whenever the
+    article is new or changed.
+    """
+    db.table("briefing_turns").create(
+        {
+            "id": int,
+            "article_id": str,
+            "idx": int,  # order within the briefing, from 0
+            "role": str,  # question | answer | statement
+            "speaker": str,
+            "outlet": str,  # the outlet that asked (questions)
+            "text": str,
+            "search_cjk": str,  # CJK bigrams of text, as articles.search_cjk
+        },
+        pk="id",
+        not_null={"article_id", "idx", "role", "text"},
+        foreign_keys=[("article_id", "articles", "id")],
+    )
+    db.table("briefing_turns").create_index(["article_id", "idx"], unique=True)
+    db.table("briefing_turns").create_index(["speaker"])
+    db.table("briefing_turns").enable_fts(
+        ["text", "speaker", "search_cjk"],
+        tokenize="porter unicode61 remove_diacritics 2",
+        create_triggers=True,
+    )
+    # Articles stored before this migration keep their turns in articles.turns: copy them.
+    from db.search import cjk_bigrams
+
+    rows = db.execute("SELECT id, turns FROM articles WHERE turns NOT IN ('', '[]')").fetchall()
+    for article_id, turns_json in rows:
+        for turn in json.loads(turns_json or "[]"):
+            db.execute(
+                "INSERT INTO briefing_turns "
+                "(article_id, idx, role, speaker, outlet, text, search_cjk) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    article_id,
+                    turn["idx"],
+                    turn["role"],
+                    turn.get("speaker"),
+                    turn.get("outlet"),
+                    turn["text"],
+                    cjk_bigrams(turn["text"]),
+                ],
+            )
 
 
 def apply_migrations(db: Database) -> list[str]:

@@ -291,10 +291,7 @@ def search(
     published_at (first_seen_at when the page gave no date).
     """
     parsed = parse_query(query)
-    if since is not None and not _ISO_DATE.match(since):
-        raise ValueError(f"since={since!r} is not an ISO date; use e.g. '2024-05-01'.")
-    if not 1 <= limit <= 1000:
-        raise ValueError(f"limit={limit} is out of range; use 1 to 1000.")
+    _check_bounds(since, limit)
     params = {
         "match": parsed.match,
         "source": source,
@@ -302,36 +299,24 @@ def search(
         "since": since,
         "limit": limit,
     }
-    try:
-        rows = db.execute(
-            f"""
-            SELECT a.rowid, a.id, a.url, a.source, a.title, a.published_at, {_BM25} AS rank
-            FROM articles_fts JOIN articles AS a ON a.rowid = articles_fts.rowid
-            WHERE articles_fts MATCH :match
-              AND (:source IS NULL OR a.source = :source)
-              AND (:language IS NULL OR a.language = :language)
-              AND (:since IS NULL OR coalesce(a.published_at, a.first_seen_at) >= :since)
-            ORDER BY rank
-            LIMIT :limit
-            """,
-            params,
-        ).fetchall()
-    except sqlite3.OperationalError as exc:
-        if "fts5" not in str(exc):
-            raise
-        # parse_query quotes every user word, so this is a bug in it, not in the user's query.
-        logger.error("FTS5 rejected %r built from %r: %s", parsed.match, query, exc)
-        raise SearchQueryError(f"Search query {query!r} could not be run: {exc}") from exc
+    rows = _run(
+        db,
+        query,
+        parsed,
+        f"""
+        SELECT a.rowid, a.id, a.url, a.source, a.title, a.published_at, {_BM25} AS rank
+        FROM articles_fts JOIN articles AS a ON a.rowid = articles_fts.rowid
+        WHERE articles_fts MATCH :match
+          AND (:source IS NULL OR a.source = :source)
+          AND (:language IS NULL OR a.language = :language)
+          AND (:since IS NULL OR coalesce(a.published_at, a.first_seen_at) >= :since)
+        ORDER BY rank
+        LIMIT :limit
+        """,
+        params,
+    )
     results = []
     for rowid, article_id, url, src, title, published_at, rank in rows:
-        # highlight() only for the rows shown: on a broad query it would otherwise run over
-        # every matching body before the LIMIT applies.
-        (marked,) = db.execute(
-            "SELECT highlight(articles_fts, 1, :open, :close) FROM articles_fts "
-            "WHERE articles_fts MATCH :match AND rowid = :rowid",
-            {"open": _OPEN, "close": _CLOSE, "match": parsed.match, "rowid": rowid},
-        ).fetchone()
-        snippet = make_snippet(_mark_cjk(marked or "", parsed.cjk_terms), highlight)
         results.append(
             {
                 "id": article_id,
@@ -340,7 +325,126 @@ def search(
                 "title": title,
                 "published_at": published_at,
                 "rank": rank,
-                "snippet": snippet,
+                "snippet": _snippet(db, "articles_fts", 1, parsed, rowid, highlight),
             }
         )
     return results
+
+
+def search_turns(
+    db: Database,
+    query: str,
+    *,
+    speaker: str | None = None,
+    role: str | None = None,
+    source: str | None = None,
+    since: str | None = None,
+    language: str | None = None,
+    limit: int = 20,
+    highlight: tuple[str, str] = ("[", "]"),
+) -> list[dict[str, Any]]:
+    """Briefing turns (questions, answers, statements) matching `query`, best first.
+
+    `speaker` matches a part of the speaker's name, case-insensitively ("Geng" finds
+    "Geng Shuang"); `role` is question, answer or statement. Each result carries the turn
+    (idx, role, speaker, outlet), its briefing (id, url, source, title, published_at) and a
+    snippet of the turn's text.
+    """
+    parsed = parse_query(query)
+    _check_bounds(since, limit)
+    params = {
+        "match": parsed.match,
+        "speaker": speaker,
+        "role": role,
+        "source": source,
+        "language": language,
+        "since": since,
+        "limit": limit,
+    }
+    rows = _run(
+        db,
+        query,
+        parsed,
+        """
+        SELECT t.rowid, t.idx, t.role, t.speaker, t.outlet, a.id, a.url, a.source, a.title,
+               a.published_at, bm25(briefing_turns_fts, 1.0, 2.0, 1.0) AS rank
+        FROM briefing_turns_fts
+        JOIN briefing_turns AS t ON t.rowid = briefing_turns_fts.rowid
+        JOIN articles AS a ON a.id = t.article_id
+        WHERE briefing_turns_fts MATCH :match
+          AND (:speaker IS NULL OR t.speaker LIKE '%' || :speaker || '%')
+          AND (:role IS NULL OR t.role = :role)
+          AND (:source IS NULL OR a.source = :source)
+          AND (:language IS NULL OR a.language = :language)
+          AND (:since IS NULL OR coalesce(a.published_at, a.first_seen_at) >= :since)
+        ORDER BY rank
+        LIMIT :limit
+        """,
+        params,
+    )
+    return [
+        {
+            "id": article_id,
+            "url": url,
+            "source": src,
+            "title": title,
+            "published_at": published_at,
+            "idx": idx,
+            "role": turn_role,
+            "speaker": turn_speaker,
+            "outlet": outlet,
+            "rank": rank,
+            "snippet": _snippet(db, "briefing_turns_fts", 0, parsed, rowid, highlight),
+        }
+        for (
+            rowid,
+            idx,
+            turn_role,
+            turn_speaker,
+            outlet,
+            article_id,
+            url,
+            src,
+            title,
+            published_at,
+            rank,
+        ) in rows
+    ]
+
+
+def _check_bounds(since: str | None, limit: int) -> None:
+    if since is not None and not _ISO_DATE.match(since):
+        raise ValueError(f"since={since!r} is not an ISO date; use e.g. '2024-05-01'.")
+    if not 1 <= limit <= 1000:
+        raise ValueError(f"limit={limit} is out of range; use 1 to 1000.")
+
+
+def _run(
+    db: Database, query: str, parsed: ParsedQuery, sql: str, params: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    try:
+        return db.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "fts5" not in str(exc):
+            raise
+        # parse_query quotes every user word, so this is a bug in it, not in the user's query.
+        logger.error("FTS5 rejected %r built from %r: %s", parsed.match, query, exc)
+        raise SearchQueryError(f"Search query {query!r} could not be run: {exc}") from exc
+
+
+def _snippet(
+    db: Database,
+    fts_table: str,
+    column: int,
+    parsed: ParsedQuery,
+    rowid: int,
+    highlight: tuple[str, str],
+) -> str:
+    # highlight() only for the rows shown: on a broad query it would otherwise run over
+    # every matching text before the LIMIT applies. fts_table is one of ours, never input.
+    (marked,) = db.execute(
+        f"SELECT highlight({fts_table}, {column}, :open, :close) FROM {fts_table} "
+        f"WHERE {fts_table} MATCH :match AND rowid = :rowid",
+        {"open": _OPEN, "close": _CLOSE, "match": parsed.match, "rowid": rowid},
+    ).fetchone()
+    return make_snippet(_mark_cjk(marked or "", parsed.cjk_terms), highlight)

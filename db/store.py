@@ -69,6 +69,8 @@ RECORD_FIELDS: tuple[str, ...] = (
     "fetched_at",
 )
 JSON_FIELDS = frozenset({"authors", "tags", "captions", "images", "turns"})
+# The roles of briefing turns (crawler.items.TURN_ROLES; db imports nothing from crawler).
+TURN_ROLES = ("question", "answer", "statement")
 _DEFAULTS: dict[str, Any] = {"title": "", "body": "", "kind": "article", "access": "full"}
 
 RUN_MODES = ("live", "replay", "archive")
@@ -279,6 +281,17 @@ def _prepare(record: dict[str, Any]) -> _Prepared:
         filled[name] = value
     if not filled["url"] or not filled["source"]:
         raise ValueError(f"A record needs a url and a source: got {record!r:.200}")
+    for turn in filled["turns"]:
+        if not (
+            isinstance(turn, dict)
+            and isinstance(turn.get("idx"), int)
+            and turn.get("role") in TURN_ROLES
+            and isinstance(turn.get("text"), str)
+        ):
+            raise ValueError(
+                f"Bad turn {turn!r:.200} (url {filled['url']!r}): a turn needs an int idx, "
+                f"a role in {', '.join(TURN_ROLES)} and a text."
+            )
     if not filled["content_hash"]:
         filled["content_hash"] = dedup.content_hash(filled["title"], filled["body"])
     if not filled["word_count"]:
@@ -371,6 +384,7 @@ def _upsert_one(db: Database, prep: _Prepared, run_id: int | None, now: str) -> 
             ),
         )
         db.execute(_UPDATE_ARTICLE, row)
+    _replace_turns(db, prep.id, prep.record.get("turns") or [])
     db.execute(
         _INSERT_VERSION,
         {
@@ -386,6 +400,37 @@ def _upsert_one(db: Database, prep: _Prepared, run_id: int | None, now: str) -> 
         },
     )
     return UpsertResult(prep.id, "new" if version == 1 else "updated", version)
+
+
+def _replace_turns(db: Database, article_id: str, turns: list[dict[str, Any]]) -> None:
+    """Rewrite the briefing_turns rows of a new or changed article (FTS follows by trigger)."""
+    db.execute("DELETE FROM briefing_turns WHERE article_id = ?", [article_id])
+    for turn in turns:
+        db.execute(
+            "INSERT INTO briefing_turns (article_id, idx, role, speaker, outlet, text, search_cjk) "
+            "VALUES (:article_id, :idx, :role, :speaker, :outlet, :text, :search_cjk)",
+            {
+                "article_id": article_id,
+                "idx": turn["idx"],
+                "role": turn["role"],
+                "speaker": turn.get("speaker"),
+                "outlet": turn.get("outlet"),
+                "text": turn["text"],
+                "search_cjk": cjk_bigrams(turn["text"]),
+            },
+        )
+
+
+def article_turns(db: Database, article_id: str) -> list[dict[str, Any]]:
+    """The turns of one briefing, in order."""
+    return [
+        dict(row)
+        for row in db.query(
+            "SELECT idx, role, speaker, outlet, text FROM briefing_turns "
+            "WHERE article_id = ? ORDER BY idx",
+            [article_id],
+        )
+    ]
 
 
 def upsert_articles(

@@ -7,7 +7,6 @@ Each command parses its arguments, calls crawler/db code, and turns their errors
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from datetime import date
 from pathlib import Path
@@ -260,8 +259,17 @@ def demo(db_path: str, archive_path: str) -> None:
     for row in store.articles_per_source(db):
         click.echo(f"  {row['source']:<16} {row['n']:>3}")
     click.echo("")
+    # The story this project started from: China and Russia's years of sci-tech innovation,
+    # as Global Times reported it and as the MFA spokesperson said it on 2019-12-25.
+    click.echo('The 2019-12-25 story ("technological innovation"), articles and briefing turns:')
+    for hit in db_search.search(db, "technological innovation", limit=3):
+        click.echo(_hit_lines(hit))
+    for hit in db_search.search_turns(db, "technological innovation", role="answer", limit=2):
+        click.echo(_hit_lines(hit))
+    click.echo("")
     click.echo("Look at them:")
     click.echo(f'  presswatch search "technological innovation" --db {db_path}')
+    click.echo(f'  presswatch search Russia --turns --speaker "Geng Shuang" --db {db_path}')
     click.echo(f"  presswatch search 中俄 --db {db_path}")
     click.echo(f"  presswatch show http://www.globaltimes.cn/content/1174814.shtml --db {db_path}")
     click.echo(f"  presswatch serve --db {db_path}        # browse it in Datasette")
@@ -278,7 +286,14 @@ def demo(db_path: str, archive_path: str) -> None:
 @click.option("--source", help="Only this source.")
 @click.option("--since", help="Published on or after this date (YYYY-MM-DD).")
 @click.option("--lang", "language", help="Only this language (en, zh, ru).")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--turns", is_flag=True, help="Search briefing turns instead of articles.")
+@click.option("--speaker", help="Turns by this speaker (part of the name); implies --turns.")
+@click.option(
+    "--role",
+    type=click.Choice(["question", "answer", "statement"]),
+    help="Turns in this role; implies --turns.",
+)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1, max=1000))
 @click.option("--json", "as_json", is_flag=True, help="Results as a JSON list.")
 def search(
     query: str,
@@ -286,10 +301,13 @@ def search(
     source: str | None,
     since: str | None,
     language: str | None,
+    turns: bool,
+    speaker: str | None,
+    role: str | None,
     limit: int,
     as_json: bool,
 ) -> None:
-    """Full-text search over titles and bodies, with the match highlighted.
+    """Full-text search over titles and bodies, or briefing turns, with the match highlighted.
 
     \b
     Query: words (all must match), "exact phrase", OR, -word or NOT word, prefix*.
@@ -298,20 +316,23 @@ def search(
       presswatch search "technological innovation"
       presswatch search '"science and technology" Russia -sanctions' --since 2019-01-01
       presswatch search 中俄 --lang zh
+      presswatch search Russia --turns --speaker "Geng Shuang" --role answer
     """
     db = _open(db_path)
     tty = sys.stdout.isatty() and not as_json
     marks = ("\x1b[1;33m", "\x1b[0m") if tty else ("[", "]")
+    common = {
+        "source": source,
+        "since": _since(since),
+        "language": language,
+        "limit": limit,
+        "highlight": marks,
+    }
     try:
-        hits = db_search.search(
-            db,
-            query,
-            source=source,
-            since=_since(since),
-            language=language,
-            limit=limit,
-            highlight=marks,
-        )
+        if turns or speaker or role:
+            hits = db_search.search_turns(db, query, speaker=speaker, role=role, **common)
+        else:
+            hits = db_search.search(db, query, **common)
     except db_search.SearchQueryError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -320,12 +341,19 @@ def search(
     if not hits:
         click.echo("No matches.", err=True)
         return
-    width = shutil.get_terminal_size((100, 20)).columns
     for hit in hits:
-        when = (hit.get("published_at") or "")[:10] or "????-??-??"
-        click.echo(f"{when}  {hit['source']:<14} {hit['title']}")
-        click.echo(f"    {hit['snippet']}"[: width * 3] if tty else f"    {hit['snippet']}")
-        click.echo(f"    {hit['url']}  (id {hit['id']})")
+        click.echo(_hit_lines(hit))
+
+
+def _hit_lines(hit: dict[str, Any]) -> str:
+    """A search hit as three lines: date, source and title (or speaker); snippet; URL."""
+    when = (hit.get("published_at") or "")[:10] or "????-??-??"
+    if "role" in hit:
+        who = hit.get("speaker") or hit.get("outlet") or "?"
+        head = f"{when}  {hit['source']:<14} {hit['role']} #{hit['idx']} by {who}: {hit['title']}"
+    else:
+        head = f"{when}  {hit['source']:<14} {hit['title']}"
+    return f"{head}\n    {hit['snippet']}\n    {hit['url']}  (id {hit['id']})"
 
 
 @main.command()
@@ -369,6 +397,12 @@ def show(id_or_url: str, db_path: str, as_json: bool) -> None:
         credit = f" [{caption['credit']}]" if caption.get("credit") else ""
         click.echo(f"{'caption':>10}: {caption['text']}{credit}")
     click.echo("")
+    if article.get("turns"):
+        for turn in article["turns"]:
+            who = turn.get("speaker") or turn.get("outlet") or ""
+            label = f"{turn['role']}" + (f", {who}" if who else "")
+            click.echo(f"[{turn['idx']}] ({label}) {turn['text']}\n")
+        return
     click.echo(article["body"])
 
 
