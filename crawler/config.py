@@ -5,6 +5,9 @@ Sections known today:
     [crawl]                 defaults for every crawl
     [sources.<key>]         override a built-in source (enabled, schedule, download_delay)
                             or declare a new one (handled by the generic parser)
+    [aliases]               named term sets for alert rules: china_russia = ["中俄", ...]
+    [channels.<name>]       where alerts go: type = email | slack | webhook | console | jsonl
+    [rules.<name>]          alert rules: query, channels, mode, filters
 
 Later features add their own sections; an unknown section or key is an error, never ignored,
 because a typo in a monitor's config silently watches nothing.
@@ -51,7 +54,19 @@ CRAWL_KEYS: dict[str, Any] = {
     "max_listing_pages": int,
     "concurrent_requests_per_domain": int,
 }
-TOP_LEVEL = ("crawl", "sources")
+TOP_LEVEL = ("crawl", "sources", "aliases", "channels", "rules")
+CHANNEL_TYPES = ("email", "slack", "webhook", "console", "jsonl")
+RULE_KEYS: dict[str, Any] = {
+    "query": str,
+    "channels": list,
+    "mode": str,
+    "digest_schedule": str,
+    "sources": list,
+    "kinds": list,
+    "languages": list,
+    "enabled": bool,
+    "description": str,
+}
 
 
 class ConfigError(ValueError):
@@ -63,6 +78,12 @@ class Config:
     path: Path | None
     registry: Registry
     crawl: dict[str, Any] = field(default_factory=dict)
+    # Alerts: plain tables, checked here for shape; alerts.rules checks their meaning (that a
+    # query parses, that a rule's channels exist). Channel values may hold ${VAR} references,
+    # resolved by the channel when it sends, never here.
+    aliases: dict[str, list[str]] = field(default_factory=dict)
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -112,7 +133,69 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
             sources[key] = _override_builtin(builtin[key], table, section)
         else:
             sources[key] = _new_source(key, table, section, crawl.get("download_delay"))
-    return Config(path=path, registry=Registry(list(sources.values())), crawl=crawl, raw=raw)
+    return Config(
+        path=path,
+        registry=Registry(list(sources.values())),
+        crawl=crawl,
+        aliases=_aliases(raw.get("aliases", {}), where),
+        channels=_channels(raw.get("channels", {}), where),
+        rules=_rules(raw.get("rules", {}), where),
+        raw=raw,
+    )
+
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
+def _named_tables(table: Any, section: str, where: str) -> dict[str, dict[str, Any]]:
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise ConfigError(f"{where}: [{section}] must hold [{section}.<name>] tables.")
+    for name in table:
+        if not _NAME.fullmatch(name):
+            raise ConfigError(
+                f"{where}: [{section}.{name}]: use a name of letters, digits, '_' and '-', "
+                "starting with a letter."
+            )
+    return table
+
+
+def _aliases(table: Any, where: str) -> dict[str, list[str]]:
+    if not isinstance(table, dict):
+        raise ConfigError(f'{where}: [aliases] must be a table: name = ["term", ...].')
+    for name, terms in table.items():
+        if not _NAME.fullmatch(name):
+            raise ConfigError(f"{where}: [aliases] '{name}': use letters, digits, '_' and '-'.")
+        if not isinstance(terms, list) or not terms or not all(isinstance(t, str) for t in terms):
+            raise ConfigError(
+                f"{where}: [aliases] '{name}' must be a non-empty list of strings, e.g. "
+                f'{name} = ["中俄", "\\"Sino-Russian\\""].'
+            )
+    return {name: list(terms) for name, terms in table.items()}
+
+
+def _channels(table: Any, where: str) -> dict[str, dict[str, Any]]:
+    channels = _named_tables(table, "channels", where)
+    for name, channel in channels.items():
+        kind = channel.get("type")
+        if kind not in CHANNEL_TYPES:
+            raise ConfigError(
+                f"{where}: [channels.{name}] needs type = one of {', '.join(CHANNEL_TYPES)}"
+                + (f" (got {kind!r})." if kind is not None else ".")
+            )
+    return {name: {**channel, "name": name} for name, channel in channels.items()}
+
+
+def _rules(table: Any, where: str) -> dict[str, dict[str, Any]]:
+    rules = _named_tables(table, "rules", where)
+    for name, rule in rules.items():
+        section = f"{where}: [rules.{name}]"
+        _check_table(rule, RULE_KEYS, section)
+        if "query" not in rule:
+            raise ConfigError(f"{section} needs a query, e.g. query = '@china_russia AND 科技'.")
+        for key in ("channels", "sources", "kinds", "languages"):
+            if not all(isinstance(v, str) for v in rule.get(key, [])):
+                raise ConfigError(f"{section}: '{key}' must be a list of strings.")
+    return {name: {**rule, "name": name} for name, rule in rules.items()}
 
 
 def _check_table(table: dict[str, Any], allowed: dict[str, Any], section: str) -> None:

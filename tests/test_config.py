@@ -128,3 +128,38 @@ def test_adhoc_source_stays_on_its_host() -> None:
     assert not source.is_article_url("https://other.example/world/story-1")
     with pytest.raises(ConfigError, match="not an http"):
         adhoc_source("file:///etc/passwd")
+
+
+def test_alert_sections_are_read_as_tables_with_their_names() -> None:
+    config = config_from_dict(
+        {
+            "aliases": {"china_russia": ["中俄", '"Sino-Russian"']},
+            "channels": {"mail": {"type": "email", "password": "${SMTP_PASSWORD}"}},
+            "rules": {"tech": {"query": "@china_russia AND 科技", "channels": ["mail"]}},
+        }
+    )
+    assert config.aliases == {"china_russia": ["中俄", '"Sino-Russian"']}
+    # ${VAR} references stay as written: the channel resolves them when it sends.
+    assert config.channels["mail"] == {
+        "type": "email",
+        "password": "${SMTP_PASSWORD}",
+        "name": "mail",
+    }
+    assert config.rules["tech"]["name"] == "tech"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"aliases": {"cr": "中俄"}}, "must be a non-empty list of strings"),
+        ({"channels": {"mail": {"host": "x"}}}, "needs type = one of email, slack"),
+        ({"channels": {"mail": {"type": "pigeon"}}}, "got 'pigeon'"),
+        ({"rules": {"tech": {"channels": ["mail"]}}}, "needs a query"),
+        ({"rules": {"tech": {"query": "x", "chanels": []}}}, "unknown key 'chanels'"),
+        ({"rules": {"tech": {"query": "x", "mode": 1}}}, "'mode' must be a str"),
+        ({"rules": {"9tech": {"query": "x"}}}, "starting with a letter"),
+    ],
+)
+def test_bad_alert_config_names_the_key(raw: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(raw)
