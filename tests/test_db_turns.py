@@ -120,7 +120,7 @@ def test_m002_copies_the_turns_of_articles_stored_before_it(tmp_db: Path, make_r
             }
         )
         assert "briefing_turns" not in old.table_names()
-        assert apply_migrations(old) == ["m002_briefing_turns"]
+        assert apply_migrations(old)[0] == "m002_briefing_turns"
         assert [t["idx"] for t in article_turns(old, "abc")] == [0, 1, 2, 3]
     db = open_db(tmp_db)
     assert search_turns(db, "formulation")[0]["id"] == "abc"
