@@ -181,26 +181,3 @@ def sitemaps_in_robots(body: str) -> list[str]:
         for line in body.splitlines()
         if line.lower().startswith("sitemap:") and line.split(":", 1)[1].strip()
     ]
-
-
-_URL_DATES = (
-    re.compile(r"/(?P<y>(?:19|20)\d\d)-(?P<m>\d\d)-(?P<d>\d\d)/"),  # cgtn, xinhua (old)
-    re.compile(r"/(?P<y>(?:19|20)\d\d)-(?P<m>\d\d)/(?P<d>\d\d)/"),  # xinhua c_<n>.htm
-    re.compile(r"/t(?P<y>(?:19|20)\d\d)(?P<m>\d\d)(?P<d>\d\d)_\d+"),  # fmprc tYYYYMMDD_n
-    re.compile(r"/(?P<y>(?:19|20)\d\d)(?P<m>\d\d)(?P<d>\d\d)/"),  # news.cn, ria, sputnik
-    re.compile(r"/(?P<y>(?:19|20)\d\d)(?P<m>\d\d)/(?P<d>\d\d)/"),  # chinadaily /a/YYYYMM/DD/
-    re.compile(r"/(?P<y>(?:19|20)\d\d)/(?P<m>\d\d)(?P<d>\d\d)/"),  # people /n1/YYYY/MMDD/
-)
-
-
-def url_date(url: str) -> date | None:
-    """The publication date written into an article URL, for the sites that write one."""
-    path = urlsplit(url).path
-    for pattern in _URL_DATES:
-        match = pattern.search(path)
-        if match:
-            try:
-                return date(int(match["y"]), int(match["m"]), int(match["d"]))
-            except ValueError:
-                continue
-    return None

@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from crawler import discovery
+from crawler.normalize import url_date
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>GT</title>
@@ -118,9 +119,9 @@ def test_dates_written_into_article_urls() -> None:
         "https://english.news.cn/20260825/0123456789abcdef0123456789abcdef/c.html": "2026-08-25",
     }
     for url, expected in cases.items():
-        assert discovery.url_date(url) == date.fromisoformat(expected), url
-    assert discovery.url_date("https://tass.com/science/1103515") is None
-    assert discovery.url_date("https://x.example/2026/13/45/") is None
+        assert url_date(url) == date.fromisoformat(expected), url
+    assert url_date("https://tass.com/science/1103515") is None
+    assert url_date("https://x.example/2026/13/45/") is None
 
 
 def test_a_feed_labelled_gb2312_keeps_its_gbk_only_characters() -> None:

@@ -10,6 +10,9 @@ parser:
    one whose URL shape matches, else the newest;
 3. every field the source parser fails on takes the generic parser's value (see
    `crawler.parsers.base` for the policy and strict mode).
+
+A bot wall or challenge page (`crawler.parsers.utility.block_reason`) is not parsed at all,
+whatever the source: its record has access "blocked" and nothing else.
 """
 
 from __future__ import annotations
@@ -19,7 +22,20 @@ from functools import lru_cache
 
 from crawler.encoding import decode_html
 from crawler.items import Article
-from crawler.parsers import globaltimes
+from crawler.parsers import (
+    cgtn,
+    chinadaily,
+    fmprc,
+    globaltimes,
+    huanqiu,
+    kremlin,
+    mid,
+    people,
+    rianews,
+    rt,
+    tass,
+    xinhua,
+)
 from crawler.parsers.base import (
     FIELDS,
     BaseParser,
@@ -29,6 +45,7 @@ from crawler.parsers.base import (
     ParserFieldError,
 )
 from crawler.parsers.generic import GenericParser
+from crawler.parsers.utility import block_reason
 from crawler.sources import Registry, Source, default_registry
 
 logger = logging.getLogger(__name__)
@@ -52,6 +69,17 @@ __all__ = [
 PARSERS: dict[str, tuple[type[BaseParser], ...]] = {
     "generic": (GenericParser,),
     "globaltimes": globaltimes.VERSIONS,
+    "xinhua": xinhua.VERSIONS,
+    "chinadaily": chinadaily.VERSIONS,
+    "cgtn": cgtn.VERSIONS,
+    "people": people.VERSIONS,
+    "huanqiu": huanqiu.VERSIONS,
+    "fmprc": fmprc.VERSIONS,
+    "kremlin": kremlin.VERSIONS,
+    "mid": mid.VERSIONS,
+    "tass": tass.VERSIONS,
+    "rt": rt.VERSIONS,
+    "rianews": rianews.VERSIONS,
 }
 
 
@@ -92,6 +120,22 @@ def select_parser(key: str, page: Page) -> type[BaseParser]:
     return versions[0]
 
 
+def _blocked_record(
+    page: Page, parser_cls: type[BaseParser], reason: str
+) -> tuple[Article, ParseReport]:
+    """A bot wall or challenge page, whatever its parser: access "blocked" and nothing else,
+    so that the validate pipeline drops it and nothing of the challenge is stored."""
+    label = parser_cls.label()
+    report = ParseReport(url=page.url, source=page.source_key, parser=label, encoding=page.encoding)
+    report.warnings.append(f"blocked: {reason}")
+    logger.info("%s is a block page (%s), source %r", page.url, reason, page.source_key)
+    language = page.source.language if page.source else None
+    article = Article(
+        url=page.url, source=page.source_key, access="blocked", language=language, parser=label
+    )
+    return article, report
+
+
 def parse_article_with_report(
     url: str,
     html: bytes | str,
@@ -115,6 +159,9 @@ def parse_article_with_report(
         html, encoding = decode_html(html, content_type)
     page = Page(url=url, html=html, source=src, encoding=encoding)
     parser_cls = select_parser(src.parser if src else "generic", page)
+    blocked = block_reason(page.html)
+    if blocked is not None:
+        return _blocked_record(page, parser_cls, blocked)
     parser = parser_cls(page)
     fallback = None if isinstance(parser, GenericParser) else GenericParser(page)
     return parser.extract(fallback=fallback, strict=strict)

@@ -6,8 +6,13 @@ parsers. Where each field comes from, first hit wins:
 1. JSON-LD (NewsArticle, Article, ReportageNewsArticle, ... also inside `@graph`);
 2. Open Graph and `article:*` meta tags, then other common meta tags;
 3. `<title>` and `<html lang>`;
-4. htmldate for the publication date when no tag carries one (original date, day only:
-   htmldate cannot tell a found time from midnight, and we never guess a time);
+4. the publication date, first hit wins (`published`): JSON-LD `datePublished`; the
+   `article:published_time` / `og:` metas; named metas (`publishdate`, `PubDate`, `date`, ...);
+   a `<time itemprop=datePublished>`; a `<time datetime>` inside the article (`<article>`,
+   `<main>`), outside its link lists; the date in the URL; and last htmldate, on the page
+   without its link lists and without free-text search (day only: htmldate cannot tell a
+   found time from midnight, and we never guess a time). Taking htmldate's oldest date
+   anywhere on the page, as this parser once did, dated pages by their related-news lists;
 5. trafilatura for the body, without comments and tables. Its text is the baseline; the only
    clean-up on top removes what the record keeps elsewhere: photo captions, bylines and
    source/date lines near the top, and a line near the top that repeats the headline.
@@ -24,6 +29,7 @@ from functools import cached_property
 from typing import Any
 
 import trafilatura
+from bs4.element import Tag
 from htmldate import find_date
 
 from crawler.normalize import (
@@ -38,6 +44,7 @@ from crawler.normalize import (
     parse_date_text,
     split_credit,
     split_paragraphs,
+    url_date,
 )
 from crawler.parsers.base import BaseParser
 from crawler.parsers.utility import (
@@ -45,6 +52,7 @@ from crawler.parsers.utility import (
     json_ld_article,
     json_ld_people,
     json_ld_text,
+    make_soup,
     meta_content,
     meta_contents,
     primary_language,
@@ -89,6 +97,50 @@ _MODIFIED_META = (
     {"name": "lastmod"},
     {"name": "dcterms.modified"},
 )
+
+
+# Where the article's own <time> sits (its header or body), in the order tried.
+_CONTENT_CONTAINERS = "article, main, [role=main], [itemprop=articleBody]"
+# Containers of link lists: related news, sidebars, most-read boxes, "read also". Their dates
+# are other articles' dates.
+_LINK_LIST_TAGS = frozenset({"aside", "nav", "footer", "li", "a"})
+_LINK_LIST_NAMES = re.compile(
+    r"(?<![a-z])(?:related|recommend|sidebar|rail|read-?also|more-?news"
+    r"|most-?(?:read|viewed|popular)|links?-?list|relnews|hot-?news)",
+    re.IGNORECASE,
+)
+# Never taken for a link list, whatever their class says ("has-sidebar" on <body>).
+_PAGE_TAGS = frozenset({"html", "body", "main", "article"})
+
+
+def _is_link_list(tag: Tag) -> bool:
+    if tag.name in _LINK_LIST_TAGS:
+        return True
+    if tag.name in _PAGE_TAGS:
+        return False
+    names = " ".join([*(tag.get("class") or []), str(tag.get("id") or "")])
+    return bool(names.strip()) and bool(_LINK_LIST_NAMES.search(names))
+
+
+def _in_link_list(tag: Tag, container: Tag) -> bool:
+    """True when `tag` sits in a link list between itself and `container`."""
+    for parent in tag.parents:
+        if parent is container:
+            return False
+        if _is_link_list(parent):
+            return True
+    return False
+
+
+def _without_link_lists(html: str) -> str:
+    """The page without asides, navigation, footers, linked list items and related boxes."""
+    soup = make_soup(html)
+    doomed = [tag for tag in soup.find_all(True) if _is_link_list(tag) and tag.name != "a"]
+    doomed += [li for li in soup.find_all("li") if li.find("a") is not None]
+    for tag in doomed:
+        if not tag.decomposed:
+            tag.decompose()
+    return str(soup)
 
 
 def _plausible(parsed: ParsedDate) -> bool:
@@ -178,18 +230,38 @@ class GenericParser(BaseParser):
         )
 
     def published(self) -> DateInfo | None:
+        # The order is the order of trust: metadata that names the publication date, then the
+        # article's own <time>, then the URL, then htmldate (see the module docstring).
         candidates = [json_ld_text(self._ld.get("datePublished"))]
         candidates += [meta_content(self.soup, **attrs) for attrs in _PUBLISHED_META]
-        time_tag = self.soup.find("time", datetime=True)
-        if time_tag is not None:
-            candidates.append(str(time_tag["datetime"]))
+        candidates += [self._time_datetime(), self._content_time()]
         found = self._first_date([c for c in candidates if c])
         if found is not None:
             return found
+        day = url_date(self.url)
+        if day is not None:
+            return localize(day, self.page.zone, "day")
         return self._htmldate()
 
+    def _time_datetime(self) -> str:
+        """`<time itemprop="datePublished" datetime=...>`: microdata naming the date."""
+        tag = self.soup.find("time", attrs={"itemprop": "datePublished", "datetime": True})
+        return str(tag["datetime"]) if tag is not None else ""
+
+    def _content_time(self) -> str:
+        """The first `<time datetime>` of the article itself, not of a list inside it."""
+        for container in self.soup.select(_CONTENT_CONTAINERS):
+            for tag in container.find_all("time", datetime=True):
+                if not _in_link_list(tag, container):
+                    return str(tag["datetime"])
+        return ""
+
     def _htmldate(self) -> DateInfo | None:
-        day = find_date(self.page.html, original_date=True, extensive_search=True, url=self.url)
+        # On a copy without link lists, whose dates are other articles', and without
+        # htmldate's free-text search, which invents days (January 1 for a bare year): it
+        # finds the right day or none (measured in tests/test_parsers_russian.py).
+        html = _without_link_lists(self.page.html)
+        day = find_date(html, original_date=True, extensive_search=False, url=self.url)
         if not day:
             return None
         parsed = parse_date_text(day)

@@ -14,9 +14,15 @@ from typing import Any
 from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup
-from bs4.element import Tag
+from bs4.element import Comment, Tag
 
-from crawler.normalize import AGENCIES, clean_text
+from crawler.normalize import (
+    AGENCIES,
+    DateInfo,
+    clean_text,
+    localize_parsed,
+    parse_date_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -233,3 +239,144 @@ def primary_language(tag: str | None) -> str | None:
     if not re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*", tag):
         return None
     return re.split(r"[-_]", tag)[0].lower()
+
+
+# --- bot walls and challenge pages -------------------------------------------------------------
+# What a crawler gets instead of the article when a site's bot protection answers (SOURCES.md
+# §3, §10, §11): ServicePipe's JavaScript cookie challenge on tass.ru (HTTP 403, < 5 KB),
+# F5/Shape's "bobcmn" stub on mid.ru, DDoS-Guard's browser check on rt.com, and the generic
+# "Checking your browser" / "Access denied" / captcha pages. Conservative by design: a marker
+# only counts on a page with almost no visible text, so an article that mentions DDoS-Guard, or
+# a real page with a captcha in its comment form (Sputnik 2019), is never taken for a wall.
+
+# Markers in the markup (scripts, ids, URLs) that challenge pages carry.
+_CHALLENGE_MARKUP = (
+    ("servicepipe.ru/static/", "ServicePipe challenge"),
+    ("get_cookie_spsn", "ServicePipe challenge"),
+    ("id_captcha_frame_div", "ServicePipe challenge"),
+    ("bobcmn", "F5 bobcmn challenge"),  # window["bobcmn"] = "…" and the TSPD cookie script
+    ("tspd_101", "F5 bobcmn challenge"),
+    ("ddos-guard.net/", "DDoS-Guard check"),
+    ("/.well-known/ddos-guard/", "DDoS-Guard check"),
+    ("_cf_chl_opt", "Cloudflare challenge"),
+    ("cf-browser-verification", "Cloudflare challenge"),
+)
+# Phrases in the visible text (or <title>) of a block page.
+_CHALLENGE_PHRASES = re.compile(
+    r"checking your browser|verify(?:ing)? (?:that )?you are (?:a )?human|are you a robot"
+    r"|access denied|access to this page has been denied|captcha|ddos protection"
+    r"|please enable (?:javascript|cookies)|just a moment\.\.\."
+    r"|проверка браузера|доступ запрещ[её]н|вы не робот",
+    re.IGNORECASE,
+)
+# A page with a marker or a phrase is a block page only if it shows less text than this
+# (characters): challenge pages show a line or two, while even a short news item, with its
+# headline, lead and a few paragraphs, shows more.
+MAX_BLOCK_PAGE_TEXT = 600
+# Phrase-only block pages are small; anything bigger is a page, not a wall.
+MAX_BLOCK_PAGE_BYTES = 64_000
+_INVISIBLE_TAGS = frozenset({"script", "style", "noscript", "template", "head", "title"})
+
+
+def _visible_text(soup: BeautifulSoup) -> str:
+    """The text a browser would show (no scripts, styles or head), whitespace folded."""
+    parts = []
+    for string in soup.find_all(string=True):
+        if isinstance(string, Comment):
+            continue
+        if any(parent.name in _INVISIBLE_TAGS for parent in string.parents):
+            continue
+        parts.append(str(string))
+    return clean_text(" ".join(parts))
+
+
+def block_reason(html: str | BeautifulSoup) -> str | None:
+    """Why the page is a bot wall or challenge instead of an article, or None (see above)."""
+    raw = html if isinstance(html, str) else str(html)
+    lowered = raw.lower()
+    marker = next((why for needle, why in _CHALLENGE_MARKUP if needle in lowered), None)
+    if marker is None and (len(raw) > MAX_BLOCK_PAGE_BYTES or not _CHALLENGE_PHRASES.search(raw)):
+        return None  # the common case, decided without building a DOM
+    soup = make_soup(raw) if isinstance(html, str) else html
+    visible = _visible_text(soup)
+    if len(visible) >= MAX_BLOCK_PAGE_TEXT:
+        return None
+    if marker is not None:
+        return marker
+    # Only what the page shows counts for a phrase: a script may say "captcha" anywhere.
+    phrase = _CHALLENGE_PHRASES.search(f"{text_of(soup.find('title'))} {visible}")
+    return f"block page ({phrase.group(0).lower()!r})" if phrase else None
+
+
+def is_block_page(html: str | BeautifulSoup) -> bool:
+    """True for a bot wall or challenge page (`block_reason` says which)."""
+    return block_reason(html) is not None
+
+
+# --- Russian media (TASS, RT, RIA Novosti, Sputnik) ------------------------------------------
+
+# House names that these sites put where a person's name belongs (meta author, JSON-LD author
+# strings, "Finian Cunningham. Sputnik International"); `split_authors` does not know them.
+_HOUSE_NAMES = ("РИА Новости", "ТАСС", "RT", "Sputnik", "Sputnik International", "RIA Novosti")
+_HOUSE_SUFFIX = re.compile(
+    r"\s*[.,]\s*(?:" + "|".join(re.escape(n) for n in _HOUSE_NAMES) + r")\s*$", re.IGNORECASE
+)
+
+
+def people_only(names: list[str]) -> list[str]:
+    """`names` without house names, and with a trailing ". Sputnik International" removed."""
+    house = {n.lower() for n in _HOUSE_NAMES}
+    people: list[str] = []
+    for name in names:
+        name = _HOUSE_SUFFIX.sub("", clean_text(name))
+        if name and name.lower() not in house and not is_organisation(name) and name not in people:
+            people.append(name)
+    return people
+
+
+# Next.js (app router) pages ship their data as `self.__next_f.push([1, "…"])` script chunks,
+# JSON inside a JS string, so quotes arrive escaped:
+# \"datePublished\":\"2026-08-16T00:02:03+03:00\".
+_NEXT_FLIGHT = "self.__next_f.push"
+
+
+def next_flight_value(soup: BeautifulSoup, key: str) -> str | None:
+    """The first string value of `key` in the page's Next.js flight data, or None."""
+    pattern = re.compile(rf'\\*"{re.escape(key)}\\*"\s*:\s*\\*"(?P<value>[^"\\]+)\\*"')
+    for script in soup.find_all("script"):
+        code = script.string or ""
+        if _NEXT_FLIGHT not in code:
+            continue
+        match = pattern.search(code)
+        if match:
+            return clean_text(match.group("value"))
+    return None
+
+
+def drop_matching(paragraphs: list[str], patterns: tuple[re.Pattern[str], ...]) -> list[str]:
+    """`paragraphs` without those that a house-boilerplate pattern matches."""
+    return [p for p in paragraphs if not any(pattern.search(p) for pattern in patterns)]
+
+
+def og_images(soup: BeautifulSoup, base_url: str) -> list[dict[str, Any]]:
+    """The page's `og:image` pictures as `Article.images` entries (no alt text: metas have none)."""
+    images: list[dict[str, Any]] = []
+    for src in meta_contents(soup, prop="og:image"):
+        url = absolute_url(base_url, src)
+        if url and all(image["src"] != url for image in images):
+            images.append({"src": url, "alt": None})
+    return images
+
+
+def json_ld_dates(soup: BeautifulSoup, zone: str) -> tuple[DateInfo | None, DateInfo | None]:
+    """(published, updated) from the JSON-LD article's datePublished and dateModified.
+
+    `updated` is None when it equals `published`: these sites repeat the publication time as
+    dateModified on articles never edited, and `updated_at` is for an update the page shows.
+    """
+    article = json_ld_article(soup) or {}
+    published = localize_parsed(parse_date_text(json_ld_text(article.get("datePublished"))), zone)
+    updated = localize_parsed(parse_date_text(json_ld_text(article.get("dateModified"))), zone)
+    if updated is not None and published is not None and updated == published:
+        updated = None
+    return published, updated

@@ -19,6 +19,7 @@ from scrapy.http import Response
 from crawler import discovery
 from crawler.config import adhoc_source, load_config
 from crawler.encoding import decode_html
+from crawler.normalize import url_date
 from crawler.parsers import parse_article_with_report
 from crawler.sources import Registry, Source
 
@@ -165,7 +166,7 @@ class NewsSpider(scrapy.Spider):
             return
         if self.adhoc and urlsplit(url).netloc != urlsplit(self.source.homepage).netloc:
             return
-        if self._too_old(published or discovery.url_date(url)):
+        if self._too_old(published or url_date(url)):
             self.crawler.stats.inc_value("discovery/skipped_older_than_since")
             return
         if url in self.requested_articles:
