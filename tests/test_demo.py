@@ -102,3 +102,21 @@ def test_replaying_twice_adds_nothing_and_the_runs_say_so(demo) -> None:  # type
     assert all(r["mode"] == "replay" and r["status"] == "ok" for r in runs)
     versions = query(db, "select count(*) n from article_versions")[0]["n"]
     assert versions == query(db, "select count(*) n from articles")[0]["n"]
+
+
+def test_demo_shows_the_story_as_article_and_as_geng_shuangs_answer(demo) -> None:  # type: ignore[no-untyped-def]
+    _, outputs = demo
+    story = outputs[0].split("The 2019-12-25 story", 1)[1].split("Look at them", 1)[0]
+    assert SEED_URL in story
+    assert "answer #" in story and "by Geng Shuang" in story
+
+
+def test_turns_can_be_searched_by_speaker(demo) -> None:  # type: ignore[no-untyped-def]
+    db, _ = demo
+    found = presswatch(
+        "search", "innovation", "--speaker", "Geng Shuang", "--db", str(db), "--json", cwd=db.parent
+    )
+    hits = json.loads(found.stdout)
+    assert hits and all(h["speaker"] == "Geng Shuang" for h in hits)
+    assert any("[Innovation]" in h["snippet"] and h["role"] == "answer" for h in hits)
+    assert {h["published_at"][:10] for h in hits} == {"2019-12-25"}
