@@ -14,6 +14,9 @@ search_cjk):
    becomes a phrase of its bigrams on the search_cjk column; a single CJK character a prefix
    query there.
 3. `search(db, query, ...)`: ranked results with a snippet of the original body text.
+4. `iter_article_candidates` / `iter_turn_candidates`: the rows an FTS5 expression built
+   elsewhere (alerts.query.to_fts5, the rule language of `presswatch search`) finds, best
+   first, for an exact matcher to filter.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import operator
 import re
 import sqlite3
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -448,3 +452,137 @@ def _snippet(
         {"open": _OPEN, "close": _CLOSE, "match": parsed.match, "rowid": rowid},
     ).fetchone()
     return make_snippet(_mark_cjk(marked or "", parsed.cjk_terms), highlight)
+
+
+# Candidates for an exact matcher (alerts.query.search_archive): the FTS index narrows, the
+# caller decides. Rows come best first; the whole ranked list of rowids is read once (ints
+# only) and the records are fetched a batch at a time, so a caller that stops early after
+# `limit` exact matches reads little.
+_CANDIDATE_BATCH = 100
+_ARTICLE_COLUMNS = (
+    "a.rowid, a.id, a.url, a.source, a.kind, a.language, a.title, a.body, a.turns, a.published_at"
+)
+
+
+def _batched_rows(
+    db: Database, ranked: list[tuple[int, float | None]], select: str
+) -> Iterator[dict[str, Any]]:
+    for start in range(0, len(ranked), _CANDIDATE_BATCH):
+        chunk = ranked[start : start + _CANDIDATE_BATCH]
+        placeholders = ", ".join("?" for _ in chunk)
+        cursor = db.execute(select.format(rowids=placeholders), [rowid for rowid, _ in chunk])
+        columns = [d[0] for d in cursor.description]
+        by_rowid = {row[0]: dict(zip(columns, row, strict=True)) for row in cursor.fetchall()}
+        for rowid, rank in chunk:
+            row = by_rowid.get(rowid)
+            if row is not None:  # deleted between the two reads
+                row["rank"] = rank
+                yield row
+
+
+def _ranked(db: Database, match: str | None, sql: str, params: dict[str, Any]) -> list[Any]:
+    try:
+        return db.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "fts5" not in str(exc):
+            raise
+        # The caller builds `match` from quoted strings only: this is a bug there.
+        logger.error("FTS5 rejected %r: %s", match, exc)
+        raise SearchQueryError(f"Search could not be run ({exc}); please report it.") from exc
+
+
+def iter_article_candidates(
+    db: Database,
+    match: str | None,
+    *,
+    source: str | None = None,
+    since: str | None = None,
+    language: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Articles matching the FTS5 expression `match`, best first (every article, newest
+    first, when `match` is None), with the filters of `search`.
+
+    Each row has rowid, id, url, source, kind, language, title, body, turns (JSON text),
+    published_at and rank (bm25, title weighted; None without `match`). `match` must be
+    built from quoted strings (alerts.query.to_fts5 does), never from raw user input.
+    """
+    _check_bounds(since, 1)
+    params = {"match": match, "source": source, "language": language, "since": since}
+    filters = """
+          AND (:source IS NULL OR a.source = :source)
+          AND (:language IS NULL OR a.language = :language)
+          AND (:since IS NULL OR coalesce(a.published_at, a.first_seen_at) >= :since)
+    """
+    if match is None:
+        sql = f"""
+            SELECT a.rowid, NULL FROM articles AS a WHERE 1 {filters}
+            ORDER BY coalesce(a.published_at, a.first_seen_at) DESC, a.rowid DESC
+        """
+    else:
+        sql = f"""
+            SELECT a.rowid, {_BM25} AS rank
+            FROM articles_fts JOIN articles AS a ON a.rowid = articles_fts.rowid
+            WHERE articles_fts MATCH :match {filters}
+            ORDER BY rank
+        """
+    ranked = _ranked(db, match, sql, params)
+    select = f"SELECT {_ARTICLE_COLUMNS} FROM articles AS a WHERE a.rowid IN ({{rowids}})"
+    yield from _batched_rows(db, ranked, select)
+
+
+def iter_turn_candidates(
+    db: Database,
+    match: str | None,
+    *,
+    speaker: str | None = None,
+    role: str | None = None,
+    source: str | None = None,
+    since: str | None = None,
+    language: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Briefing turns matching the FTS5 expression `match` (over briefing_turns_fts: text,
+    speaker, search_cjk), best first, with the filters of `search_turns`; every turn,
+    newest briefing first, when `match` is None.
+
+    Each row has the turn (idx, role, speaker, outlet, text), its briefing (id, url,
+    source, kind, language, title, published_at) and rank.
+    """
+    _check_bounds(since, 1)
+    params = {
+        "match": match,
+        "speaker": speaker,
+        "role": role,
+        "source": source,
+        "language": language,
+        "since": since,
+    }
+    filters = """
+          AND (:speaker IS NULL OR t.speaker LIKE '%' || :speaker || '%')
+          AND (:role IS NULL OR t.role = :role)
+          AND (:source IS NULL OR a.source = :source)
+          AND (:language IS NULL OR a.language = :language)
+          AND (:since IS NULL OR coalesce(a.published_at, a.first_seen_at) >= :since)
+    """
+    if match is None:
+        sql = f"""
+            SELECT t.rowid, NULL FROM briefing_turns AS t JOIN articles AS a ON a.id = t.article_id
+            WHERE 1 {filters}
+            ORDER BY coalesce(a.published_at, a.first_seen_at) DESC, t.article_id, t.idx
+        """
+    else:
+        sql = f"""
+            SELECT t.rowid, bm25(briefing_turns_fts, 1.0, 2.0, 1.0) AS rank
+            FROM briefing_turns_fts
+            JOIN briefing_turns AS t ON t.rowid = briefing_turns_fts.rowid
+            JOIN articles AS a ON a.id = t.article_id
+            WHERE briefing_turns_fts MATCH :match {filters}
+            ORDER BY rank
+        """
+    ranked = _ranked(db, match, sql, params)
+    select = (
+        "SELECT t.rowid, t.idx, t.role, t.speaker, t.outlet, t.text, a.id, a.url, a.source, "
+        "a.kind, a.language, a.title, a.published_at "
+        "FROM briefing_turns AS t JOIN articles AS a ON a.id = t.article_id "
+        "WHERE t.rowid IN ({rowids})"
+    )
+    yield from _batched_rows(db, ranked, select)
