@@ -209,6 +209,155 @@ def m002_briefing_turns(db: Database) -> None:
             )
 
 
+@MIGRATIONS()
+def m003_outbox(db: Database) -> None:
+    """outbox: every alert, digest or health message to deliver, one row per channel.
+
+    Written in the same transaction as the matches that caused it (db.outbox.enqueue), then
+    sent by alerts.outbox.deliver. `key` is the idempotency key ("alert:<rule>:<story>:<channel>"):
+    its UNIQUE index is what makes a rerun of matching unable to queue a message twice.
+    Times are UTC "YYYY-MM-DDTHH:MM:SSZ", so text order is time order.
+    """
+    db.table("outbox").create(
+        {
+            "id": int,
+            "key": str,
+            "channel": str,  # a [channels.NAME] of presswatch.toml
+            "kind": str,  # alert | digest | health
+            "payload": str,  # JSON, rendered by alerts.templates
+            "status": str,  # pending | sending | sent | failed
+            "attempts": int,  # sends started, counted when a row is claimed
+            "next_attempt_at": str,
+            "claimed_at": str,  # when a sender took it; a stale claim means a crashed sender
+            "last_error": str,  # redacted: never a secret
+            "created_at": str,
+            "sent_at": str,
+            "message_id": str,  # the mail Message-ID (or the channel's receipt)
+        },
+        pk="id",
+        not_null={
+            "key",
+            "channel",
+            "kind",
+            "payload",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "created_at",
+        },
+        defaults={"status": "pending", "attempts": 0},
+    )
+    db.table("outbox").create_index(["key"], unique=True)
+    # claim_due's query: the due pending rows and the stale sending ones.
+    db.table("outbox").create_index(["status", "next_attempt_at"])
+
+
+@MIGRATIONS()
+def m004_alerts(db: Database) -> None:
+    """alert_rules, alert_state, stories (+ members, MinHash signatures), matches, alerts sent.
+
+    Written by alerts.match through db.alerts. The change feed is article_versions.id: every
+    new or changed article adds a version row, and alert_state["match_watermark"] holds the
+    last id matched. Times are UTC "YYYY-MM-DDTHH:MM:SSZ", so text order is time order.
+    """
+    db.table("alert_rules").create(
+        {
+            "name": str,
+            "query": str,
+            "description": str,
+            "channels": str,  # JSON list of [channels.NAME]
+            "mode": str,  # immediate | digest
+            "digest_schedule": str,  # cron (5 fields) or an interval such as "1d"
+            "filters": str,  # JSON {"sources": [...], "kinds": [...], "languages": [...]}
+            "enabled": int,
+            "synced_at": str,
+        },
+        pk="name",
+        not_null={"query", "channels", "mode", "filters", "enabled", "synced_at"},
+    )
+    db.table("alert_state").create({"key": str, "value": str}, pk="key", not_null={"value"})
+
+    db.table("stories").create(
+        {
+            "id": int,
+            "first_article_id": str,
+            "title": str,
+            "first_seen_at": str,
+            "last_seen_at": str,
+            "article_count": int,
+        },
+        pk="id",
+        not_null={"first_article_id", "first_seen_at", "last_seen_at", "article_count"},
+        foreign_keys=[("first_article_id", "articles", "id")],
+    )
+    db.table("story_members").create(
+        {
+            "story_id": int,
+            "article_id": str,
+            "method": str,  # first | content_hash | minhash
+            "similarity": float,  # estimated Jaccard to the member it joined through
+            "joined_at": str,
+        },
+        not_null={"story_id", "article_id", "method", "similarity", "joined_at"},
+        foreign_keys=[("story_id", "stories", "id"), ("article_id", "articles", "id")],
+    )
+    db.table("story_members").create_index(["article_id"], unique=True)
+    db.table("story_members").create_index(["story_id"])
+    # One MinHash signature per article, so the in-memory LSH index can be rebuilt after a
+    # restart without re-reading every body. The scheme and seed are stored because a
+    # signature is only comparable with one made the same way.
+    db.table("story_lsh").create(
+        {
+            "article_id": str,
+            "minhash": bytes,  # num_perm unsigned 32-bit hash values, little-endian
+            "num_perm": int,
+            "seed": int,
+            "scheme": str,  # datasketch MinHash scheme, e.g. affine32
+            "shingles": int,  # size of the shingle set (for containment estimates)
+            "seen_at": str,  # published_at, else first_seen_at: the story time window
+            # The article_versions.id the signature was made from: a long-lived index loads
+            # what other processes added since (rows with a higher version_id).
+            "version_id": int,
+        },
+        pk="article_id",
+        not_null={"minhash", "num_perm", "seed", "scheme", "shingles"},
+        foreign_keys=[("article_id", "articles", "id")],
+    )
+    db.table("story_lsh").create_index(["version_id"])
+
+    db.table("alert_matches").create(
+        {
+            "id": int,
+            "rule": str,
+            "article_id": str,
+            "story_id": int,
+            "turn_idx": int,  # NULL unless the match came from one briefing turn
+            "snippet": str,  # matched sentence(s), terms between « and »
+            "fields": str,  # JSON list: title | body | turns
+            "why": str,  # which terms matched
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"rule", "article_id", "created_at"},
+        foreign_keys=[("article_id", "articles", "id"), ("story_id", "stories", "id")],
+    )
+    # UNIQUE(rule, article_id, turn_idx) with NULLs counted as equal: a plain UNIQUE index
+    # treats every NULL as distinct, so a rerun would add article-level matches again.
+    db.execute(
+        "CREATE UNIQUE INDEX idx_alert_matches_rule_article_turn "
+        "ON alert_matches (rule, article_id, coalesce(turn_idx, -1))"
+    )
+    db.table("alert_matches").create_index(["rule", "created_at"])
+    db.table("alert_matches").create_index(["story_id"])
+
+    db.table("alerts_sent_for").create(
+        {"rule": str, "story_id": int, "article_id": str, "created_at": str},
+        pk=("rule", "story_id"),
+        not_null={"article_id", "created_at"},
+        foreign_keys=[("story_id", "stories", "id"), ("article_id", "articles", "id")],
+    )
+
+
 def apply_migrations(db: Database) -> list[str]:
     """Apply pending migrations; return their names (empty when the schema is current).
 
