@@ -8,65 +8,27 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
 
-from crawler.config import ConfigError, load_config
+from crawler.config import ConfigError
 from crawler.sources import Source, SourceError
 from db import search as db_search
 from db import store
+from scheduler.alerts_cli import alert_lines, alerts, load_alert_setup
+from scheduler.options import (
+    config_option,
+    db_option,
+    load,
+    open_database,
+    since_date,
+    source_dict,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_ARCHIVE = REPO_ROOT / "demo" / "presswatch-demo.warc.gz"
-DEFAULT_DB = "presswatch.db"
-
-db_option = click.option(
-    "--db",
-    "db_path",
-    envvar="PRESSWATCH_DB",
-    default=DEFAULT_DB,
-    show_default=True,
-    type=click.Path(dir_okay=False),
-    help="SQLite database file (or set PRESSWATCH_DB).",
-)
-config_option = click.option(
-    "--config",
-    "config_path",
-    envvar="PRESSWATCH_CONFIG",
-    type=click.Path(dir_okay=False),
-    help="presswatch.toml (default: ./presswatch.toml if it exists).",
-)
-
-
-def _since(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date; use YYYY-MM-DD.") from None
-
-
-def _open(db_path: str, must_exist: bool = True) -> Any:
-    if must_exist and not Path(db_path).exists():
-        raise click.ClickException(
-            f"No database at '{db_path}'. Run 'presswatch crawl' (or 'presswatch demo' and "
-            "use --db demo.db) first, or point --db / PRESSWATCH_DB at your database."
-        )
-    try:
-        return store.open_db(db_path)
-    except store.StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def _load(config_path: str | None) -> Any:
-    try:
-        return load_config(config_path)
-    except (ConfigError, SourceError) as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,6 +62,7 @@ def main() -> None:
 )
 @click.option("--since", help="Skip articles published before this date (YYYY-MM-DD).")
 @click.option("--max-listing-pages", type=click.IntRange(min=1), help="Cap on listing pagination.")
+@click.option("--no-alerts", is_flag=True, help="Store only: match and send alerts later.")
 @click.option("-v", "--verbose", count=True, help="-v: Scrapy's INFO log; -vv: DEBUG.")
 def crawl(
     sources: tuple[str, ...],
@@ -111,9 +74,10 @@ def crawl(
     max_articles: int | None,
     since: str | None,
     max_listing_pages: int | None,
+    no_alerts: bool,
     verbose: int,
 ) -> None:
-    """Crawl sources into the database.
+    """Crawl sources into the database, then match and send alerts.
 
     \b
     Examples:
@@ -123,13 +87,15 @@ def crawl(
       presswatch crawl --archive today.warc.gz          # keep every response
       presswatch crawl --replay today.warc.gz           # rerun it with no network
     """
-    config = _load(config_path)
+    config = load(config_path)
     try:
         keys = [config.registry.get(key).key for key in sources]
     except SourceError as exc:
         raise click.ClickException(str(exc)) from exc
     if not keys and not urls:
         keys = [s.key for s in config.registry.enabled()]
+    # Checked before crawling: a broken rule should not surface after an hour of fetching.
+    setup = None if no_alerts else load_alert_setup(config)
     failed = _run_and_report(
         db_path,
         keys,
@@ -139,15 +105,26 @@ def crawl(
         replay=list(replay),
         archive=archive,
         max_articles=max_articles,
-        since=_since(since),
+        since=since_date(since),
         max_listing_pages=max_listing_pages,
         verbose=verbose,
     )
+    if setup is not None:
+        _alerts_after_crawl(db_path, setup, config)
     if failed:
         raise click.ClickException(
             f"{len(failed)} source(s) failed entirely: {', '.join(failed)}. "
             "See 'presswatch runs' or rerun with -v for the log."
         )
+
+
+def _alerts_after_crawl(db_path: str, setup: Any, config: Any) -> None:
+    """Match what the crawl stored and deliver: after storage, outside the crawl's reactor."""
+    from alerts.runner import run_alerts
+
+    run = run_alerts(open_database(db_path), setup, [source_dict(s) for s in config.registry])
+    for line in alert_lines(run):
+        click.echo(line)
 
 
 def _crawl_settings(crawl: dict[str, Any]) -> dict[str, object]:
@@ -166,7 +143,7 @@ def _run_and_report(db_path: str, keys: list[str], urls: list[str], **kwargs: An
     from crawler.runner import CrawlOptions, run_crawls
 
     verbose = kwargs.pop("verbose", 0)
-    db = _open(db_path, must_exist=False)
+    db = open_database(db_path, must_exist=False)
     before = store.last_run_id(db)
     options = CrawlOptions(
         db_path=db_path,
@@ -209,7 +186,7 @@ def runs(db_path: str, source: str | None, limit: int, as_json: bool) -> None:
 
     Example: presswatch runs --source globaltimes --limit 5
     """
-    rows = store.recent_runs(_open(db_path), source=source, limit=limit)
+    rows = store.recent_runs(open_database(db_path), source=source, limit=limit)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -253,11 +230,21 @@ def demo(db_path: str, archive_path: str) -> None:
     ]
     click.echo(f"Replaying {len(index)} archived responses for {len(keys)} sources into {db_path}")
     failed = _run_and_report(db_path, keys, [], replay=[archive_path])
-    db = _open(db_path)
+    db = open_database(db_path)
     click.echo("")
     click.echo(f"{store.count_articles(db)} articles in {db_path}:")
     for row in store.articles_per_source(db):
         click.echo(f"  {row['source']:<16} {row['n']:>3}")
+    click.echo("")
+    # The shipped rule set, on the console channel: the alerts print right here. A second
+    # demo run prints none: every story has alerted once already.
+    click.echo("Alerts (the shipped China–Russia technology rule, console channel):")
+    from alerts.runner import alert_setup, run_alerts
+
+    registry = default_registry()
+    run = run_alerts(db, alert_setup({}, {}, {}), [source_dict(s) for s in registry])
+    for line in alert_lines(run):
+        click.echo(line)
     click.echo("")
     # The story this project started from: China and Russia's years of sci-tech innovation,
     # as Global Times reported it and as the MFA spokesperson said it on 2019-12-25.
@@ -283,6 +270,7 @@ def demo(db_path: str, archive_path: str) -> None:
 @main.command()
 @click.argument("query")
 @db_option
+@config_option
 @click.option("--source", help="Only this source.")
 @click.option("--since", help="Published on or after this date (YYYY-MM-DD).")
 @click.option("--lang", "language", help="Only this language (en, zh, ru).")
@@ -298,6 +286,7 @@ def demo(db_path: str, archive_path: str) -> None:
 def search(
     query: str,
     db_path: str,
+    config_path: str | None,
     source: str | None,
     since: str | None,
     language: str | None,
@@ -307,32 +296,44 @@ def search(
     limit: int,
     as_json: bool,
 ) -> None:
-    """Full-text search over titles and bodies, or briefing turns, with the match highlighted.
+    """Search titles, bodies and briefing turns with the alert rule language.
 
     \b
-    Query: words (all must match), "exact phrase", OR, -word or NOT word, prefix*.
-    English matches by stem (innovations finds innovation); Chinese by substring.
+    Words are ANDed; "exact phrase"; OR; NOT word or -word; (groups); prefix*;
+    a NEAR/10 b; title: body: speaker: source: lang: kind: scopes; @alias from
+    presswatch.toml. Case-insensitive; English and Russian words match in any form
+    (satellites, Китая); Chinese by substring, Traditional or Simplified.
+    The matched sentence is shown. Full syntax: docs/query-language.md.
     Examples:
       presswatch search "technological innovation"
       presswatch search '"science and technology" Russia -sanctions' --since 2019-01-01
-      presswatch search 中俄 --lang zh
+      presswatch search '中俄 AND (科技 OR 创新)' --lang zh
+      presswatch search 'russia NEAR/10 "satellite navigation"'
+      presswatch search '@china_russia technolog*'
       presswatch search Russia --turns --speaker "Geng Shuang" --role answer
     """
-    db = _open(db_path)
+    from alerts.query import QueryError, parse, search_archive
+
+    try:
+        parsed = parse(query, _search_aliases(query, config_path))
+    except QueryError as exc:
+        raise click.ClickException(f"{exc}\nSee docs/query-language.md for the syntax.") from exc
+    db = open_database(db_path)
     tty = sys.stdout.isatty() and not as_json
     marks = ("\x1b[1;33m", "\x1b[0m") if tty else ("[", "]")
-    common = {
-        "source": source,
-        "since": _since(since),
-        "language": language,
-        "limit": limit,
-        "highlight": marks,
-    }
     try:
-        if turns or speaker or role:
-            hits = db_search.search_turns(db, query, speaker=speaker, role=role, **common)
-        else:
-            hits = db_search.search(db, query, **common)
+        hits = search_archive(
+            db,
+            parsed,
+            turns=turns,
+            speaker=speaker,
+            role=role,
+            source=source,
+            since=since_date(since),
+            language=language,
+            limit=limit,
+            marks=marks,
+        )
     except db_search.SearchQueryError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -343,6 +344,21 @@ def search(
         return
     for hit in hits:
         click.echo(_hit_lines(hit))
+
+
+def _search_aliases(query: str, config_path: str | None) -> dict[str, list[str]]:
+    """The aliases a search may use: presswatch.toml's, else the shipped rule set's.
+
+    Read only when the query names one, so that a plain search never fails on a config.
+    """
+    if "@" not in query:
+        return {}
+    aliases = dict(load(config_path).aliases)
+    if not aliases:
+        from alerts.rules import default_config
+
+        aliases = dict(default_config().get("aliases", {}))
+    return aliases
 
 
 def _hit_lines(hit: dict[str, Any]) -> str:
@@ -365,7 +381,7 @@ def show(id_or_url: str, db_path: str, as_json: bool) -> None:
 
     Example: presswatch show http://www.globaltimes.cn/content/1174814.shtml
     """
-    article = store.get_article(_open(db_path), id_or_url)
+    article = store.get_article(open_database(db_path), id_or_url)
     if article is None:
         raise click.ClickException(
             f"No article '{id_or_url}'. Find ids with 'presswatch search QUERY'."
@@ -422,9 +438,9 @@ def sources(config_path: str | None, as_json: bool) -> None:
 
     Example: presswatch sources --json
     """
-    registry = _load(config_path).registry
+    registry = load(config_path).registry
     if as_json:
-        click.echo(json.dumps([_source_dict(s) for s in registry], ensure_ascii=False, indent=2))
+        click.echo(json.dumps([source_dict(s) for s in registry], ensure_ascii=False, indent=2))
         return
     for s in registry:
         state = "on " if s.enabled else "off"
@@ -443,28 +459,6 @@ def _discovery(source: Source) -> str:
     if source.listings:
         parts.append("listing")
     return "+".join(parts) or "-"
-
-
-def _source_dict(source: Source) -> dict[str, Any]:
-    return {
-        "key": source.key,
-        "name": source.name,
-        "language": source.language,
-        "timezone": source.timezone,
-        "kind": source.kind,
-        "homepage": source.homepage,
-        "feeds": list(source.feeds),
-        "sitemaps": list(source.sitemaps),
-        "listings": [
-            {"url": li.url, "pages": li.pages, "max_pages": li.max_pages} for li in source.listings
-        ],
-        "article_patterns": list(source.article_patterns),
-        "parser": source.parser,
-        "schedule": source.schedule,
-        "enabled": source.enabled,
-        "builtin": source.builtin,
-        "download_delay": source.download_delay,
-    }
 
 
 def datasette_metadata(db_path: str) -> dict[str, Any]:
@@ -495,7 +489,7 @@ def serve(db_path: str, host: str, port: int) -> None:
 
     from datasette.cli import cli as datasette_cli
 
-    _open(db_path)  # applies migrations and fails clearly on a missing file
+    open_database(db_path)  # applies migrations and fails clearly on a missing file
     with tempfile.TemporaryDirectory(prefix="presswatch-") as tmp:
         metadata = Path(tmp) / "metadata.json"
         metadata.write_text(json.dumps(datasette_metadata(db_path)), encoding="utf-8")
@@ -504,6 +498,9 @@ def serve(db_path: str, host: str, port: int) -> None:
         args += ["--setting", "sql_time_limit_ms", "3000", "--setting", "allow_download", "off"]
         click.echo(f"Serving {db_path} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
         datasette_cli.main(args=args, prog_name="datasette", standalone_mode=False)
+
+
+main.add_command(alerts)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,7 +25,7 @@ def test_every_command_has_help_with_an_example(path: tuple[str, ...], command) 
     assert result.exit_code == 0, result.output
     assert command.help, f"presswatch {' '.join(path)} has no docstring"
     if not isinstance(command, click.Group):
-        assert "presswatch " + path[-1] in command.help, f"{path} help has no example"
+        assert "presswatch " + " ".join(path) in command.help, f"{path} help has no example"
 
 
 def test_sources_json_lists_the_registry() -> None:

@@ -120,3 +120,21 @@ def test_turns_can_be_searched_by_speaker(demo) -> None:  # type: ignore[no-unty
     assert hits and all(h["speaker"] == "Geng Shuang" for h in hits)
     assert any("[Innovation]" in h["snippet"] and h["role"] == "answer" for h in hits)
     assert {h["published_at"][:10] for h in hits} == {"2019-12-25"}
+
+
+def test_demo_alerts_once_for_the_story_naming_every_outlet(demo) -> None:  # type: ignore[no-untyped-def]
+    _, (first, second) = demo
+    alerts = first.split("Alerts (", 1)[1].split("\nalerts: ", 1)[0]
+    blocks = alerts.split("[presswatch] ")[1:]
+    (story,) = [b for b in blocks if "stories of 2019-12-25" in b or "2019-12-25 ·" in b]
+    outlets = story.split("Outlets (", 1)[1].splitlines()[0]
+    for outlet in ("Global Times", "China MFA press conferences (English)", "TASS (English)",
+                   "CGTN", "РИА Новости", "新华网", "人民网"):  # fmt: skip
+        assert outlet in outlets
+    # The matched sentence, with the terms marked.
+    assert "«China and Russia» are accelerating the formulation" in story
+    # Nothing unrelated alerts: weather, sport, fairs, health, the gas pipeline.
+    for unrelated in ("rainstorm", "Marathon", "INNOPROM", "flu vaccination", "gas exports"):
+        assert unrelated not in alerts
+    # The second demo run finds every story alerted already.
+    assert "0 alerts queued" in second.split("Alerts (", 1)[1]
