@@ -8,6 +8,7 @@ Sections known today:
     [aliases]               named term sets for alert rules: china_russia = ["中俄", ...]
     [channels.<name>]       where alerts go: type = email | slack | webhook | console | jsonl
     [rules.<name>]          alert rules: query, channels, mode, filters
+    [health]                where source-health alerts go: channels = ["team_mail"]
 
 Later features add their own sections; an unknown section or key is an error, never ignored,
 because a typo in a monitor's config silently watches nothing.
@@ -54,7 +55,8 @@ CRAWL_KEYS: dict[str, Any] = {
     "max_listing_pages": int,
     "concurrent_requests_per_domain": int,
 }
-TOP_LEVEL = ("crawl", "sources", "aliases", "channels", "rules")
+TOP_LEVEL = ("crawl", "sources", "aliases", "channels", "rules", "health")
+HEALTH_KEYS: dict[str, Any] = {"channels": list}
 CHANNEL_TYPES = ("email", "slack", "webhook", "console", "jsonl")
 RULE_KEYS: dict[str, Any] = {
     "query": str,
@@ -120,6 +122,10 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
             )
     crawl = raw.get("crawl", {})
     _check_table(crawl, CRAWL_KEYS, f"{where}: [crawl]")
+    health = raw.get("health", {})
+    _check_table(health, HEALTH_KEYS, f"{where}: [health]")
+    if not all(isinstance(c, str) for c in health.get("channels", [])):
+        raise ConfigError(f"{where}: [health] channels must be a list of channel names.")
     sources_table = raw.get("sources", {})
     if not isinstance(sources_table, dict):
         raise ConfigError(f"{where}: 'sources' must be a table of [sources.<key>] sections.")

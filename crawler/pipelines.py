@@ -180,7 +180,16 @@ def _run_status(reason: str, pages: int, parsed: int, stored: int, error: str | 
 
 def _stats_for_db(values: dict[str, Any]) -> dict[str, Any]:
     """The Scrapy stats worth keeping, as JSON-friendly values."""
-    keep = ("downloader/", "parser/", "discovery/", "dropped/", "articles/", "decode/", "replay/")
+    keep = (
+        "downloader/",
+        "parser/",
+        "discovery/",
+        "dropped/",
+        "articles/",
+        "decode/",
+        "replay/",
+        "robotstxt/",
+    )
     out: dict[str, Any] = {}
     for key, value in values.items():
         if key.startswith(keep) or key in ("item_scraped_count", "elapsed_time_seconds"):

@@ -358,6 +358,53 @@ def m004_alerts(db: Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m005_health(db: Database) -> None:
+    """source_health: one row per (source, problem kind) that crawl health has ever raised.
+
+    Written by scheduler.health through db.health after each crawl run. A row is "open"
+    while runs keep showing the problem and "resolved" once a run no longer does; when the
+    problem comes back the same row opens again with a new first_seen (occurrences counts
+    the openings). One open row is what makes a problem alert once, not once per run.
+    Times are UTC "YYYY-MM-DDTHH:MM:SSZ", so text order is time order.
+    """
+    db.table("source_health").create(
+        {
+            "source": str,
+            "kind": str,  # no_articles, fill_rate:body, fallbacks:body, http_errors, ...
+            "status": str,  # open | resolved
+            "first_seen": str,  # when the current (or last) occurrence opened
+            "last_seen": str,  # the last run that showed it
+            "resolved_at": str,  # NULL while open
+            "message": str,  # what and why, with the numbers of the last run that showed it
+            "evidence": str,  # JSON: the measurements, the usual value and the threshold
+            "first_run_id": int,
+            "last_run_id": int,
+            "resolved_run_id": int,
+            "occurrences": int,
+        },
+        pk=("source", "kind"),
+        # SQLite lets a NULL into a primary key that is not an INTEGER PRIMARY KEY.
+        not_null={
+            "source",
+            "kind",
+            "status",
+            "first_seen",
+            "last_seen",
+            "message",
+            "evidence",
+            "occurrences",
+        },
+        defaults={"occurrences": 1},
+        foreign_keys=[
+            ("first_run_id", "crawl_runs", "id"),
+            ("last_run_id", "crawl_runs", "id"),
+            ("resolved_run_id", "crawl_runs", "id"),
+        ],
+    )
+    db.table("source_health").create_index(["status", "first_seen"])
+
+
 def apply_migrations(db: Database) -> list[str]:
     """Apply pending migrations; return their names (empty when the schema is current).
 

@@ -163,3 +163,12 @@ def test_alert_sections_are_read_as_tables_with_their_names() -> None:
 def test_bad_alert_config_names_the_key(raw: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         config_from_dict(raw)
+
+
+def test_health_section_names_channels() -> None:
+    config = config_from_dict({"health": {"channels": ["mail"]}})
+    assert config.raw["health"]["channels"] == ["mail"]
+    with pytest.raises(ConfigError, match=r"\[health\]: unknown key 'chanels'"):
+        config_from_dict({"health": {"chanels": ["mail"]}})
+    with pytest.raises(ConfigError, match="list of channel names"):
+        config_from_dict({"health": {"channels": [1]}})
