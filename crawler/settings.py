@@ -37,6 +37,9 @@ EXTENSIONS = {
     # A monitor run from cron has no use for a telnet console on a local port.
     "scrapy.extensions.telnet.TelnetConsole": None,
 }
+# The pipelines are synchronous: Scrapy's default of 100 starts 100 asyncio tasks for each
+# response's output, about 1 ms a page (bench/README.md).
+CONCURRENT_ITEMS = 1
 # Rows per SQLite transaction: one transaction per row manages ~50 rows/s, batches ~2,000.
 PRESSWATCH_BATCH_SIZE = 50
 

@@ -22,8 +22,10 @@ Times without an offset are read in the source's zone (UTC for a page of no know
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
+from collections.abc import Iterable
 from datetime import date
 from functools import cached_property
 from typing import Any
@@ -158,8 +160,11 @@ class GenericParser(BaseParser):
     def _ld(self) -> dict[str, Any]:
         return json_ld_article(self.soup) or {}
 
-    def _first_date(self, values: list[str]) -> DateInfo | None:
+    def _first_date(self, values: Iterable[str | None]) -> DateInfo | None:
+        """The first of `values` that is a plausible date; later ones are not even computed."""
         for value in values:
+            if not value:
+                continue
             parsed = parse_date_text(value)
             if parsed is None:
                 continue
@@ -232,10 +237,14 @@ class GenericParser(BaseParser):
     def published(self) -> DateInfo | None:
         # The order is the order of trust: metadata that names the publication date, then the
         # article's own <time>, then the URL, then htmldate (see the module docstring).
-        candidates = [json_ld_text(self._ld.get("datePublished"))]
-        candidates += [meta_content(self.soup, **attrs) for attrs in _PUBLISHED_META]
-        candidates += [self._time_datetime(), self._content_time()]
-        found = self._first_date([c for c in candidates if c])
+        found = self._first_date(
+            itertools.chain(
+                [json_ld_text(self._ld.get("datePublished"))],
+                (meta_content(self.soup, **attrs) for attrs in _PUBLISHED_META),
+                # Looked up only when no metadata names a date: they walk the tree.
+                (get() for get in (self._time_datetime, self._content_time)),
+            )
+        )
         if found is not None:
             return found
         day = url_date(self.url)
@@ -270,9 +279,12 @@ class GenericParser(BaseParser):
         return localize(parsed.value, self.page.zone, "day")
 
     def updated(self) -> DateInfo | None:
-        candidates = [json_ld_text(self._ld.get("dateModified"))]
-        candidates += [meta_content(self.soup, **attrs) for attrs in _MODIFIED_META]
-        return self._first_date([c for c in candidates if c])
+        return self._first_date(
+            itertools.chain(
+                [json_ld_text(self._ld.get("dateModified"))],
+                (meta_content(self.soup, **attrs) for attrs in _MODIFIED_META),
+            )
+        )
 
     @cached_property
     def _extracted(self) -> list[str]:

@@ -10,7 +10,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup
@@ -25,6 +25,24 @@ from crawler.normalize import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+class _MetaTags:
+    """The `<meta>` tags of the last soup asked about, found with one walk of its tree.
+
+    Parsers look up a dozen meta tags per page; walking the whole tree for each was about a
+    third of all parser time (bench/README.md). One slot suffices: a page is parsed to the
+    end before the next begins, and holding the soup keeps its identity from being reused.
+    """
+
+    soup: ClassVar[BeautifulSoup | None] = None
+    tags: ClassVar[list[Tag]] = []
+
+    @classmethod
+    def of(cls, soup: BeautifulSoup) -> list[Tag]:
+        if cls.soup is not soup:
+            cls.soup, cls.tags = soup, soup.find_all("meta")
+        return cls.tags
 
 
 def make_soup(html: str) -> BeautifulSoup:
@@ -54,7 +72,7 @@ def meta_content(
 ) -> str:
     """Content of the first `<meta>` matching name / property / id / itemprop (case-insensitive
     for name and property, as sites spell them "DESCRIPTION", "og:Title", ...)."""
-    for meta in soup.find_all("meta"):
+    for meta in _MetaTags.of(soup):
         attrs = meta.attrs
         if element_id is not None and attrs.get("id") != element_id:
             continue
@@ -75,7 +93,7 @@ def meta_contents(
 ) -> list[str]:
     """Every non-empty content of a repeatable meta tag (article:tag, og:image)."""
     found: list[str] = []
-    for meta in soup.find_all("meta"):
+    for meta in _MetaTags.of(soup):
         attrs = meta.attrs
         if prop is not None and str(attrs.get("property", "")).lower() != prop.lower():
             continue
@@ -269,6 +287,9 @@ _CHALLENGE_PHRASES = re.compile(
     r"|проверка браузера|доступ запрещ[её]н|вы не робот",
     re.IGNORECASE,
 )
+# The same phrases, case-sensitive, for text already lowered (a case-insensitive search over
+# every raw page cost ~1 ms a page, bench/README.md).
+_CHALLENGE_PHRASES_LOWER = re.compile(_CHALLENGE_PHRASES.pattern)
 # A page with a marker or a phrase is a block page only if it shows less text than this
 # (characters): challenge pages show a line or two, while even a short news item, with its
 # headline, lead and a few paragraphs, shows more.
@@ -295,7 +316,9 @@ def block_reason(html: str | BeautifulSoup) -> str | None:
     raw = html if isinstance(html, str) else str(html)
     lowered = raw.lower()
     marker = next((why for needle, why in _CHALLENGE_MARKUP if needle in lowered), None)
-    if marker is None and (len(raw) > MAX_BLOCK_PAGE_BYTES or not _CHALLENGE_PHRASES.search(raw)):
+    if marker is None and (
+        len(raw) > MAX_BLOCK_PAGE_BYTES or not _CHALLENGE_PHRASES_LOWER.search(lowered)
+    ):
         return None  # the common case, decided without building a DOM
     soup = make_soup(raw) if isinstance(html, str) else html
     visible = _visible_text(soup)
