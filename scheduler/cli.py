@@ -18,6 +18,7 @@ from crawler.sources import Source, SourceError
 from db import search as db_search
 from db import store
 from scheduler.alerts_cli import alert_lines, alerts, load_alert_setup
+from scheduler.health_cli import health
 from scheduler.options import (
     config_option,
     db_option,
@@ -26,6 +27,7 @@ from scheduler.options import (
     since_date,
     source_dict,
 )
+from scheduler.schedule_cli import run_command, schedule
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_ARCHIVE = REPO_ROOT / "demo" / "presswatch-demo.warc.gz"
@@ -249,9 +251,12 @@ def demo(db_path: str, archive_path: str) -> None:
     # The story this project started from: China and Russia's years of sci-tech innovation,
     # as Global Times reported it and as the MFA spokesperson said it on 2019-12-25.
     click.echo('The 2019-12-25 story ("technological innovation"), articles and briefing turns:')
-    for hit in db_search.search(db, "technological innovation", limit=3):
+    from alerts.query import parse, search_archive
+
+    story = parse("technological innovation")
+    for hit in search_archive(db, story, limit=3):
         click.echo(_hit_lines(hit))
-    for hit in db_search.search_turns(db, "technological innovation", role="answer", limit=2):
+    for hit in search_archive(db, story, role="answer", limit=2):
         click.echo(_hit_lines(hit))
     click.echo("")
     click.echo("Look at them:")
@@ -501,6 +506,9 @@ def serve(db_path: str, host: str, port: int) -> None:
 
 
 main.add_command(alerts)
+main.add_command(health)
+main.add_command(schedule)
+main.add_command(run_command)
 
 
 if __name__ == "__main__":  # pragma: no cover
