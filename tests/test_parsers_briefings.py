@@ -540,6 +540,12 @@ def test_mid_f5_tspd_challenge_is_blocked() -> None:
     assert article.access == "blocked"
 
 
+def test_mid_challenge_that_only_loads_its_tspd_script_is_blocked() -> None:
+    stub = '<html><head><script src="/TSPD/08a1b2c3d4?type=7"></script></head><body></body></html>'
+    article, _ = parse_article_with_report(MID_RU[0], stub, "mid_ru", strict=True)
+    assert article.access == "blocked"
+
+
 @pytest.mark.parametrize(
     ("genitive", "nominative"),
     [("Захаровой", "Захарова"), ("Лавровой", "Лаврова"), ("Вознесенской", "Вознесенская")],

@@ -11,7 +11,8 @@ uses only what it documents:
   heading and the items that only link to in-page anchors, `href="#N"`) and without the
   "Назад к оглавлению"/"Back to contents" links. Section headings stay in the body;
 * the page a script gets instead of the article at times, a "bobcmn" JavaScript cookie
-  challenge, is `blocked`.
+  challenge, is `blocked` (recognised, like every bot wall, by utility.block_reason before
+  any parser runs).
 
 Turns: the statements come first, one `statement` turn per section (a heading closes it), by
 the spokesperson of the title; the answers to media questions follow, "Question:"/"Answer:"
@@ -71,10 +72,9 @@ _BRIEFING = re.compile(
     r"брифинг|briefing|ответ\w* на вопрос|answers? to (?:media )?questions?", re.I
 )
 _STATEMENT = re.compile(r"^(?:заявлени|комментари|statement|comment)", re.I)
+
+
 # The F5 "bobcmn" cookie challenge (SOURCES.md §3) and its /TSPD/ script path.
-_CHALLENGE = re.compile(r"\bbobcmn\b|/TSPD/")
-
-
 def nominative_surname(genitive: str) -> str:
     """A feminine surname from the genitive of a title: "Захаровой" -> "Захарова"."""
     if genitive.endswith("ской"):
@@ -100,14 +100,6 @@ class Mid2021(TranscriptParser):
     @classmethod
     def detect(cls, soup: BeautifulSoup) -> bool:
         return soup.select_one(cls.body_css) is not None
-
-    def blocked(self) -> str | None:
-        if self.soup.select_one(self.body_css) is not None:
-            return None
-        for script in self.soup.find_all("script"):
-            if _CHALLENGE.search(script.get_text()):
-                return "mid.ru JavaScript cookie challenge (bobcmn) instead of the page"
-        return None
 
     # --- metadata -----------------------------------------------------------------------------
 

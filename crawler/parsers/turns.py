@@ -294,24 +294,18 @@ class TurnBuilder:
 
 
 class TranscriptParser(BaseParser):
-    """A parser whose pages may carry turns, and may be challenge or not-found pages.
+    """A parser whose pages may carry turns, and may be not-found pages.
 
     `BaseParser.extract` fills the fields of `FIELDS`; this class adds `turns` (a failure is
     logged and reported like any field, and leaves the list empty: the generic extraction has
-    no turns to fall back to) and `access`, and returns at once, without any fallback, for:
-
-    * a challenge page (`blocked()` gives the reason): access "blocked", nothing else filled,
-      so the validate pipeline drops it and nothing of the challenge is stored;
-    * a page that is no article at all (`not_an_article()`): title and body empty, so the
-      validate pipeline drops it ("no_title").
+    no turns to fall back to), and returns at once, without any fallback, for a page that is
+    no article at all (`not_an_article()`): title and body empty, so the validate pipeline
+    drops it ("no_title"). Challenge pages never get here: `parse_article_with_report`
+    recognises them before any parser runs (utility.block_reason).
     """
 
     def turns(self) -> list[dict[str, Any]]:
         return []
-
-    def blocked(self) -> str | None:
-        """Why the page is a bot wall or challenge instead of the article, or None."""
-        return None
 
     def not_an_article(self) -> str | None:
         """Why the page is no article (a site's not-found page), or None."""
@@ -334,9 +328,6 @@ class TranscriptParser(BaseParser):
             parser=self.label(),
             encoding=self.page.encoding,
         )
-        reason = self.blocked()
-        if reason is not None:
-            return self._empty(report, f"blocked: {reason}", "blocked")
         reason = self.not_an_article()
         if reason is not None:
             return self._empty(report, f"not an article: {reason}", "full")

@@ -274,6 +274,7 @@ _CHALLENGE_MARKUP = (
     ("id_captcha_frame_div", "ServicePipe challenge"),
     ("bobcmn", "F5 bobcmn challenge"),  # window["bobcmn"] = "…" and the TSPD cookie script
     ("tspd_101", "F5 bobcmn challenge"),
+    ("/tspd/", "F5 bobcmn challenge"),  # mid.ru's stub loads its script from /TSPD/…
     ("ddos-guard.net/", "DDoS-Guard check"),
     ("/.well-known/ddos-guard/", "DDoS-Guard check"),
     ("_cf_chl_opt", "Cloudflare challenge"),
