@@ -16,6 +16,7 @@ because a typo in a monitor's config silently watches nothing.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -54,6 +55,9 @@ CRAWL_KEYS: dict[str, Any] = {
     "download_delay": (int, float),
     "max_listing_pages": int,
     "concurrent_requests_per_domain": int,
+    # Addresses or networks (CIDR) the address policy lets the crawler reach although they are
+    # loopback, private or reserved: for users who monitor an intranet (crawler.netpolicy).
+    "allow_addresses": list,
 }
 TOP_LEVEL = ("crawl", "sources", "aliases", "channels", "rules", "health")
 HEALTH_KEYS: dict[str, Any] = {"channels": list}
@@ -122,6 +126,7 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
             )
     crawl = raw.get("crawl", {})
     _check_table(crawl, CRAWL_KEYS, f"{where}: [crawl]")
+    _check_networks(crawl.get("allow_addresses", []), f"{where}: [crawl] allow_addresses")
     health = raw.get("health", {})
     _check_table(health, HEALTH_KEYS, f"{where}: [health]")
     if not all(isinstance(c, str) for c in health.get("channels", [])):
@@ -202,6 +207,17 @@ def _rules(table: Any, where: str) -> dict[str, dict[str, Any]]:
             if not all(isinstance(v, str) for v in rule.get(key, [])):
                 raise ConfigError(f"{section}: '{key}' must be a list of strings.")
     return {name: {**rule, "name": name} for name, rule in rules.items()}
+
+
+def _check_networks(values: list[Any], section: str) -> None:
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{section}: {value!r} is not an IP address or network; write e.g. "
+                '["127.0.0.1", "10.0.0.0/8", "fd00::/8"].'
+            ) from None
 
 
 def _check_table(table: dict[str, Any], allowed: dict[str, Any], section: str) -> None:

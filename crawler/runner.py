@@ -13,6 +13,7 @@ from pathlib import Path
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
+from crawler.config import load_config
 from crawler.spiders.news import NewsSpider
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ def build_settings(options: CrawlOptions) -> Settings:
     settings.set("PRESSWATCH_DB", options.db_path, priority="cmdline")
     settings.set("PRESSWATCH_PROGRESS", options.progress, priority="cmdline")
     settings.set("LOG_LEVEL", options.log_level, priority="cmdline")
+    allowed = load_config(options.config_path).crawl.get("allow_addresses", [])
+    settings.set("PRESSWATCH_ALLOW_ADDRESSES", list(allowed), priority="cmdline")
     if options.replay:
         missing = [p for p in options.replay if not Path(p).is_file()]
         if missing:

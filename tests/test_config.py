@@ -107,6 +107,8 @@ def test_a_new_source_is_declared_with_defaults() -> None:
             r"must contain '\{n\}'",
         ),
         ({"crawl": {"user_agnet": "x"}}, "unknown key 'user_agnet'"),
+        ({"crawl": {"allow_addresses": ["intranet"]}}, "not an IP address or network"),
+        ({"crawl": {"allow_addresses": "10.0.0.0/8"}}, "'allow_addresses' must be a list"),
     ],
 )
 def test_bad_config_names_the_key_and_the_fix(raw: dict, message: str) -> None:
@@ -172,3 +174,10 @@ def test_health_section_names_channels() -> None:
         config_from_dict({"health": {"chanels": ["mail"]}})
     with pytest.raises(ConfigError, match="list of channel names"):
         config_from_dict({"health": {"channels": [1]}})
+
+
+def test_allow_addresses_takes_addresses_and_networks() -> None:
+    config = config_from_dict(
+        {"crawl": {"allow_addresses": ["127.0.0.1", "10.0.0.0/8", "fd00::/8"]}}
+    )
+    assert config.crawl["allow_addresses"] == ["127.0.0.1", "10.0.0.0/8", "fd00::/8"]
