@@ -255,7 +255,7 @@ def check(run: Run, articles: int, expected_responses: int) -> None:
 # (label, path fragment, function name): cumulative time of these entry points.
 STAGES = (
     ("NewsSpider.parse_article (decode + parse)", "crawler/spiders/news.py", "parse_article"),
-    ("  decode_html", "crawler/encoding.py", "decode_html"),
+    ("  decode_page", "crawler/encoding.py", "decode_page"),
     ("  BeautifulSoup(...) tree build", "bs4/__init__.py", "__init__"),
     ("  trafilatura.bare_extraction", "trafilatura/core.py", "bare_extraction"),
     ("  htmldate.find_date", "htmldate/core.py", "find_date"),

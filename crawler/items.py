@@ -52,6 +52,10 @@ class Article:
     # "<parser name>/<version>", e.g. "globaltimes/2021" or "generic/1".
     parser: str = ""
     fetched_at: str | None = None
+    # How the page's bytes were decoded (crawler.encoding): the Python codec used, and the
+    # charset the page declared when it did not fit and was overridden (else None).
+    charset: str | None = None
+    charset_repaired_from: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -123,12 +123,14 @@ def content_hash(title: str | None, body: str | None) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-# Fields that change on every fetch without the page changing.
-RECORD_HASH_EXCLUDED = frozenset({"fetched_at"})
+# Fields that change on every fetch without the page changing, and how the bytes were decoded:
+# a different decoding that changes the text changes title or body anyway, and leaving the
+# charset fields out keeps the hashes of records stored before they existed.
+RECORD_HASH_EXCLUDED = frozenset({"fetched_at", "charset", "charset_repaired_from"})
 
 
 def record_hash(record: dict[str, Any]) -> str:
-    """sha256 hex of every field of `record` except `fetched_at`, in a stable JSON form."""
+    """sha256 hex of every field of `record` but RECORD_HASH_EXCLUDED, in a stable JSON form."""
     kept = {k: v for k, v in record.items() if k not in RECORD_HASH_EXCLUDED}
     text = json.dumps(kept, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -405,6 +405,20 @@ def m005_health(db: Database) -> None:
     db.table("source_health").create_index(["status", "first_seen"])
 
 
+@MIGRATIONS()
+def m006_article_charset(db: Database) -> None:
+    """articles.charset and articles.charset_repaired_from: how the page's bytes were decoded.
+
+    charset is the codec the text was decoded with; charset_repaired_from the charset the
+    page declared when it did not fit the bytes and was overridden (crawler.encoding). Both
+    stay NULL for articles stored before this migration until their text changes: they are
+    left out of record_hash, so adding them does not make every stored article "updated".
+    article_versions needs no column: its `record` JSON carries every record field.
+    """
+    db.table("articles").add_column("charset", str)
+    db.table("articles").add_column("charset_repaired_from", str)
+
+
 def apply_migrations(db: Database) -> list[str]:
     """Apply pending migrations; return their names (empty when the schema is current).
 

@@ -67,6 +67,8 @@ RECORD_FIELDS: tuple[str, ...] = (
     "content_hash",
     "parser",
     "fetched_at",
+    "charset",
+    "charset_repaired_from",
 )
 JSON_FIELDS = frozenset({"authors", "tags", "captions", "images", "turns"})
 # The roles of briefing turns (crawler.items.TURN_ROLES; db imports nothing from crawler).

@@ -53,6 +53,8 @@ def _record(**overrides: Any) -> dict[str, Any]:
         "content_hash": "",
         "parser": "globaltimes/2021",
         "fetched_at": "2024-01-15T05:00:00Z",
+        "charset": "utf-8",
+        "charset_repaired_from": None,
     }
     record.update(overrides)
     return record

@@ -108,7 +108,13 @@ def test_m002_copies_the_turns_of_articles_stored_before_it(tmp_db: Path, make_r
     with sqlite_utils.Database(tmp_db) as old:
         MIGRATIONS.apply(old, stop_before="m002_briefing_turns")
         record = transcript(make_record)
-        row = {k: json.dumps(v) if isinstance(v, list) else v for k, v in record.items()}
+        # Only the columns m001 made: later migrations add record fields (m006: charset).
+        columns = old["articles"].columns_dict
+        row = {
+            k: json.dumps(v) if isinstance(v, list) else v
+            for k, v in record.items()
+            if k in columns
+        }
         old["articles"].insert(
             {
                 **row,

@@ -148,15 +148,17 @@ def parse_article_with_report(
     """Parse one article page; also say which fields fell back to the generic extraction.
 
     `html` as bytes is decoded with `crawler.encoding.decode_html` (using `content_type`, the
-    HTTP header, when known). `strict=True` raises `ParserFieldError` where production would
-    fall back. `registry` defaults to the built-in sources.
+    HTTP header, when known, and the source's language). How it was decoded is the fetch's to
+    record (the spider sets `charset`), so bytes and text give the same record. `strict=True`
+    raises `ParserFieldError` where production would fall back. `registry` defaults to the
+    built-in sources.
     """
     if registry is None:
         registry = _builtin_registry()
     src = _resolve_source(url, source, registry)
     encoding: str | None = None
     if isinstance(html, bytes):
-        html, encoding = decode_html(html, content_type)
+        html, encoding = decode_html(html, content_type, src.language if src else None)
     page = Page(url=url, html=html, source=src, encoding=encoding)
     parser_cls = select_parser(src.parser if src else "generic", page)
     blocked = block_reason(page.html)

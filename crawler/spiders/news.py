@@ -18,7 +18,7 @@ from scrapy.http import Response
 
 from crawler import discovery
 from crawler.config import adhoc_source, load_config
-from crawler.encoding import decode_html
+from crawler.encoding import Decoded, decode_page
 from crawler.normalize import url_date
 from crawler.parsers import parse_article_with_report
 from crawler.sources import Registry, Source
@@ -180,18 +180,50 @@ class NewsSpider(scrapy.Spider):
     # ---- articles ------------------------------------------------------------------------
 
     def _decode(self, response: Response) -> str:
+        return self._decode_page(response).text
+
+    def _decode_page(self, response: Response) -> Decoded:
+        """Decode the body; count the encoding, and say so when the declared one was wrong."""
         content_type = response.headers.get("Content-Type")
-        text, encoding = decode_html(
-            response.body, content_type.decode("latin-1") if content_type else None
+        # An ad-hoc site's language is unknown (its Source says "en" only for the parsers):
+        # its text is judged by script alone.
+        language = None if self.adhoc else self.source.language
+        decoded = decode_page(
+            response.body, content_type.decode("latin-1") if content_type else None, language
         )
-        self.crawler.stats.inc_value(f"decode/{encoding}")
-        return text
+        stats = self.crawler.stats
+        stats.inc_value(f"decode/{decoded.encoding}")
+        if decoded.repaired_from:
+            stats.inc_value(f"decode/repaired/{decoded.repaired_from}->{decoded.encoding}")
+            logger.info(
+                "Charset repaired at %s: the %s declares %s, but %s; decoded as %s",
+                response.url,
+                decoded.declared_in,
+                decoded.repaired_from,
+                decoded.problem,
+                decoded.encoding,
+            )
+        elif decoded.problem:
+            stats.inc_value(f"decode/unrepaired/{decoded.encoding}")
+            logger.warning(
+                "Doubtful charset at %s: the %s declares %s, but %s; no other encoding fits, "
+                "kept %s",
+                response.url,
+                decoded.declared_in,
+                decoded.declared,
+                decoded.problem,
+                decoded.encoding,
+            )
+        if decoded.invalid:
+            stats.inc_value(f"decode/invalid_bytes/{decoded.encoding}")
+        return decoded
 
     def parse_article(self, response: Response) -> Iterator[Any]:
         if not response.body:
             self.crawler.stats.inc_value("dropped/empty_response")
             return
-        text = self._decode(response)
+        decoded = self._decode_page(response)
+        text = decoded.text
         article, report = parse_article_with_report(
             response.url, text, self.source.key, registry=self.registry
         )
@@ -201,6 +233,8 @@ class NewsSpider(scrapy.Spider):
             stats.inc_value(f"parser/{self.source.key}/fallback/{field}")
         article.source = self.source.key
         article.fetched_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        article.charset = decoded.encoding
+        article.charset_repaired_from = decoded.repaired_from
         yield article
         hops = response.meta.get("hops", 0)
         if self.adhoc and hops < ADHOC_MAX_HOPS:
