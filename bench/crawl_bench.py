@@ -143,6 +143,8 @@ def write_config(path: Path, base: str, articles: int, concurrency: int) -> None
                 "[crawl]",
                 # Only the --cli run reads this: run_presswatch.py sets concurrency itself.
                 f"concurrent_requests_per_domain = {concurrency}",
+                # The site is on 127.0.0.1, which the address policy refuses unless allowed.
+                'allow_addresses = ["127.0.0.1"]',
                 "",
                 f"[sources.{SOURCE_KEY}]",
                 'name = "Synthetic benchmark site"',

@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> None:
         extensions=dict(project_settings.EXTENSIONS),
         extra=parse_sets(args.set),
     )
+    # The synthetic site is on 127.0.0.1, which the address policy refuses unless allowed.
+    overrides.setdefault("PRESSWATCH_ALLOW_ADDRESSES", ["127.0.0.1"])
     options = CrawlOptions(
         db_path=args.db, config_path=args.config, log_level="WARNING", overrides=overrides
     )

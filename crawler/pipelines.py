@@ -189,6 +189,7 @@ def _stats_for_db(values: dict[str, Any]) -> dict[str, Any]:
         "decode/",
         "replay/",
         "robotstxt/",
+        "netpolicy/",
     )
     out: dict[str, Any] = {}
     for key, value in values.items():

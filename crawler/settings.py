@@ -26,6 +26,16 @@ REDIRECT_MAX_TIMES = 5
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 
+# --- Requests: address policy. ------------------------------------------------------------
+DOWNLOADER_MIDDLEWARES = {
+    # Address policy (crawler.netpolicy): public http(s) addresses only, plus [crawl]
+    # allow_addresses. After offsite filtering (50), before robots.txt (100): a refused URL
+    # costs no robots.txt.
+    "crawler.netpolicy.AddressPolicyMiddleware": 60,
+}
+# Checks the address again when connecting, against DNS rebinding (crawler.netpolicy).
+TWISTED_DNS_RESOLVER = "crawler.netpolicy.PolicyResolver"
+
 # --- Pipeline: validate -> normalise -> store. ----------------------------------------------
 ITEM_PIPELINES = {
     "crawler.pipelines.ValidatePipeline": 100,

@@ -88,6 +88,9 @@ def build_site(site: LocalSite) -> None:
 
 def write_config(path: Path, base: str, **extra: str) -> Path:
     lines = [
+        # The address policy refuses loopback addresses unless allowed (crawler.netpolicy).
+        "[crawl]",
+        'allow_addresses = ["127.0.0.1"]',
         "[sources.local]",
         'name = "Local test site"',
         f'homepage = "{base}/"',
@@ -275,7 +278,9 @@ def test_crawl_url_discovers_a_site_that_is_not_in_the_registry(
 ) -> None:
     db = tmp_path / "pw.db"
     config = tmp_path / "presswatch.toml"
-    config.write_text("[crawl]\ndownload_delay = 0\n", encoding="utf-8")
+    config.write_text(
+        '[crawl]\ndownload_delay = 0\nallow_addresses = ["127.0.0.1"]\n', encoding="utf-8"
+    )
     # No source declared: feeds come from the common locations, sitemaps from robots.txt,
     # the rest from following same-host links of the start page.
     result = presswatch(

@@ -88,7 +88,9 @@ def build_site(site: LocalSite, articles: int = 3, keys: tuple[str, ...] = ("loc
 
 def write_config(path: Path, base: str, schedules: dict[str, str], extra: str = "") -> Path:
     """presswatch.toml with the built-in sources off and one local source per schedule."""
-    lines = [f"[sources.{source.key}]\nenabled = false\n" for source in BUILTIN]
+    # The address policy refuses loopback addresses unless allowed (crawler.netpolicy).
+    lines = ['[crawl]\nallow_addresses = ["127.0.0.1"]\n']
+    lines += [f"[sources.{source.key}]\nenabled = false\n" for source in BUILTIN]
     for key, schedule in schedules.items():
         lines.append(
             f"[sources.{key}]\n"
