@@ -58,6 +58,9 @@ CRAWL_KEYS: dict[str, Any] = {
     # Addresses or networks (CIDR) the address policy lets the crawler reach although they are
     # loopback, private or reserved: for users who monitor an intranet (crawler.netpolicy).
     "allow_addresses": list,
+    # Longest Retry-After (seconds) the crawler waits for; a site asking for more is given up
+    # for the run and the run recorded as rate_limited (crawler.politeness).
+    "max_retry_after": (int, float),
 }
 TOP_LEVEL = ("crawl", "sources", "aliases", "channels", "rules", "health")
 HEALTH_KEYS: dict[str, Any] = {"channels": list}
@@ -127,6 +130,8 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
     crawl = raw.get("crawl", {})
     _check_table(crawl, CRAWL_KEYS, f"{where}: [crawl]")
     _check_networks(crawl.get("allow_addresses", []), f"{where}: [crawl] allow_addresses")
+    if crawl.get("max_retry_after", 1) <= 0:
+        raise ConfigError(f"{where}: [crawl] max_retry_after must be a number of seconds above 0.")
     health = raw.get("health", {})
     _check_table(health, HEALTH_KEYS, f"{where}: [health]")
     if not all(isinstance(c, str) for c in health.get("channels", [])):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from scrapy.exceptions import DropItem, NotConfigured
 
+from crawler import politeness
 from crawler.items import ACCESS, KINDS, Article
 from crawler.normalize import clean_text
 from db import store
@@ -148,7 +149,11 @@ class StorePipeline:
             if key.startswith("downloader/response_status_count/") and not key.endswith("/200")
         }
         pages = values.get("response_received_count", 0)
+        # A host given up for rate limiting or an unreachable robots.txt: say so in `error`.
+        error = "; ".join(([error] if error else []) + politeness.run_problems(values)) or None
         status = _run_status(reason, pages, self.seen, new + updated + unchanged, error)
+        if politeness.rate_limited(values):
+            status = "rate_limited"
         store.finish_run(
             self.db,
             self.run_id,
@@ -190,6 +195,7 @@ def _stats_for_db(values: dict[str, Any]) -> dict[str, Any]:
         "replay/",
         "robotstxt/",
         "netpolicy/",
+        "ratelimit/",
     )
     out: dict[str, Any] = {}
     for key, value in values.items():

@@ -42,8 +42,11 @@ def build_settings(options: CrawlOptions) -> Settings:
     settings.set("PRESSWATCH_DB", options.db_path, priority="cmdline")
     settings.set("PRESSWATCH_PROGRESS", options.progress, priority="cmdline")
     settings.set("LOG_LEVEL", options.log_level, priority="cmdline")
-    allowed = load_config(options.config_path).crawl.get("allow_addresses", [])
+    crawl = load_config(options.config_path).crawl
+    allowed = crawl.get("allow_addresses", [])
     settings.set("PRESSWATCH_ALLOW_ADDRESSES", list(allowed), priority="cmdline")
+    if "max_retry_after" in crawl:
+        settings.set("PRESSWATCH_MAX_RETRY_AFTER", crawl["max_retry_after"], priority="cmdline")
     if options.replay:
         missing = [p for p in options.replay if not Path(p).is_file()]
         if missing:

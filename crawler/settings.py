@@ -26,12 +26,18 @@ REDIRECT_MAX_TIMES = 5
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 
-# --- Requests: address policy. ------------------------------------------------------------
+# --- Requests: address policy, politeness. ------------------------------------------------
 DOWNLOADER_MIDDLEWARES = {
     # Address policy (crawler.netpolicy): public http(s) addresses only, plus [crawl]
     # allow_addresses. After offsite filtering (50), before robots.txt (100): a refused URL
     # costs no robots.txt.
     "crawler.netpolicy.AddressPolicyMiddleware": 60,
+    # Politeness (crawler.politeness): RFC 9309 robots.txt (5xx or unreachable disallows the
+    # host, 4xx allows, Crawl-delay kept), and Retry-After on 429/503 holding the whole host.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.politeness.RobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.politeness.RateLimitMiddleware": 550,
 }
 # Checks the address again when connecting, against DNS rebinding (crawler.netpolicy).
 TWISTED_DNS_RESOLVER = "crawler.netpolicy.PolicyResolver"
@@ -44,6 +50,9 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "crawler.extensions.CrawlProgress": 500,
+    # AutoThrottle that keeps a host's Crawl-delay as its floor (crawler.politeness).
+    "scrapy.extensions.throttle.AutoThrottle": None,
+    "crawler.politeness.PoliteAutoThrottle": 0,
     # A monitor run from cron has no use for a telnet console on a local port.
     "scrapy.extensions.telnet.TelnetConsole": None,
 }

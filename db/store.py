@@ -76,7 +76,9 @@ TURN_ROLES = ("question", "answer", "statement")
 _DEFAULTS: dict[str, Any] = {"title": "", "body": "", "kind": "article", "access": "full"}
 
 RUN_MODES = ("live", "replay", "archive")
-RUN_STATUSES = ("running", "ok", "partial", "failed", "interrupted")
+# rate_limited: a host rate-limited the crawl beyond [crawl] max_retry_after, or too many
+# times in a row, and was given up for the run (crawler.politeness); `error` says which.
+RUN_STATUSES = ("running", "ok", "partial", "failed", "interrupted", "rate_limited")
 _RUN_JSON = ("drop_reasons", "http_errors", "fill_rates", "stats")
 
 SOURCE_COLUMNS = (

@@ -175,6 +175,10 @@ def _run_line(run: dict[str, Any]) -> str:
         text += " (" + ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) + ")"
     if errors:
         text += "  http " + ", ".join(f"{k}×{v}" for k, v in sorted(errors.items()))
+    if run.get("error") and run["status"] != "ok":
+        # Why a run did not go well (a host that rate-limited us, an unreachable robots.txt)
+        # belongs beside its numbers, not only in the -v log.
+        text += f"\n    {run['error']}"
     return text
 
 

@@ -115,7 +115,9 @@ FEED_MIN_STALE = timedelta(days=1)
 FEED_MIN_GAPS = 3
 FEED_HISTORY_GAPS = 20
 
-_FAILED = ("failed", "interrupted")
+# A rate-limited run gave up a host part-way: its measures are as incomplete as a failed
+# run's, and two in a row (the site keeps refusing us) are worth a human.
+_FAILED = ("failed", "interrupted", "rate_limited")
 _FILL_LABELS = {"title": "Title", "published_at": "Publication date", "body": "Body"}
 # The validation drop that removes a page missing the field (crawler.pipelines): those pages
 # never reach the store's fill rates, so they are added back here.

@@ -21,7 +21,7 @@ def _rate(value: float | None) -> str:
 def health_lines(report: list[dict[str, Any]]) -> list[str]:
     """The health table, then one line per open problem with its message."""
     head = (
-        f"{'SOURCE':<18} {'LAST SUCCESS':<20} {'LAST RUN':<11} {f'{HISTORY_DAYS}D':>5} "
+        f"{'SOURCE':<18} {'LAST SUCCESS':<20} {'LAST RUN':<12} {f'{HISTORY_DAYS}D':>5} "
         + " ".join(f"{_FILL_HEADINGS[name]:>5}" for name in FILL_FIELDS)
         + "  OPEN PROBLEMS"
     )
@@ -30,7 +30,7 @@ def health_lines(report: list[dict[str, Any]]) -> list[str]:
         problems = ", ".join(p["kind"] for p in row["open_problems"]) or "-"
         lines.append(
             f"{row['source']:<18} {row['last_success_at'] or 'never':<20} "
-            f"{row['last_run_status'] or '-':<11} {row['articles_last_7_days']:>5} "
+            f"{row['last_run_status'] or '-':<12} {row['articles_last_7_days']:>5} "
             + " ".join(f"{_rate(row['fill_rates'][name]):>5}" for name in FILL_FIELDS)
             + f"  {problems}"
         )

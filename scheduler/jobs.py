@@ -65,7 +65,9 @@ POLL_SECONDS = 0.5
 REDO_DELAY = 5.0
 # Enough runs to find the last successful one behind a streak of failures.
 RUNS_LOOKBACK = 50
-SUCCESS = ("ok", "partial")
+# For the schedule, a rate-limited run counts as done: the site asked us to come back later,
+# so the source waits its interval instead of being due at every opportunity like a failure.
+SUCCESS = ("ok", "partial", "rate_limited")
 # A source whose interval is shorter than this has jitter and slack scaled down to fit it.
 MAX_JITTER = 60.0
 MAX_SLACK = 60.0
@@ -109,7 +111,7 @@ def parse_time(value: str) -> datetime:
 
 
 def last_success(runs: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The successful (ok or partial) run that finished last, among `runs`."""
+    """The successful (ok, partial or rate_limited: SUCCESS) run that finished last."""
     done = [run for run in runs if run["status"] in SUCCESS and run.get("finished_at")]
     return max(done, key=lambda run: run["finished_at"], default=None)
 
