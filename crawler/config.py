@@ -61,7 +61,16 @@ CRAWL_KEYS: dict[str, Any] = {
     # Longest Retry-After (seconds) the crawler waits for; a site asking for more is given up
     # for the run and the run recorded as rate_limited (crawler.politeness).
     "max_retry_after": (int, float),
+    # Bounds (crawler.bounds, which maps them to Scrapy settings): response size on the wire
+    # and decompressed, seconds per response, redirects per URL, seconds and requests per crawl.
+    "max_response_bytes": int,
+    "download_timeout": (int, float),
+    "max_redirects": int,
+    "max_crawl_seconds": (int, float),
+    "max_requests": int,
 }
+# Bounds where 0 means "no limit" (for max_redirects: follow none); download_timeout must be > 0.
+BOUND_KEYS = ("max_response_bytes", "max_redirects", "max_crawl_seconds", "max_requests")
 TOP_LEVEL = ("crawl", "sources", "aliases", "channels", "rules", "health")
 HEALTH_KEYS: dict[str, Any] = {"channels": list}
 CHANNEL_TYPES = ("email", "slack", "webhook", "console", "jsonl")
@@ -132,6 +141,11 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
     _check_networks(crawl.get("allow_addresses", []), f"{where}: [crawl] allow_addresses")
     if crawl.get("max_retry_after", 1) <= 0:
         raise ConfigError(f"{where}: [crawl] max_retry_after must be a number of seconds above 0.")
+    if crawl.get("download_timeout", 1) <= 0:
+        raise ConfigError(f"{where}: [crawl] download_timeout must be a number of seconds above 0.")
+    for key in BOUND_KEYS:
+        if crawl.get(key, 0) < 0:
+            raise ConfigError(f"{where}: [crawl] {key} must be 0 (no limit) or more.")
     health = raw.get("health", {})
     _check_table(health, HEALTH_KEYS, f"{where}: [health]")
     if not all(isinstance(c, str) for c in health.get("channels", [])):

@@ -2,19 +2,31 @@
 
 Pure functions of (url, body): the spider fetches, this module reads. XML is parsed with
 entity resolution and network access off, so a hostile feed cannot expand entities or make
-lxml fetch anything.
+lxml fetch anything (no file:// or http:// entity, no external DTD). What a hostile or broken
+document tried is still reported: `XmlDocument.problems` names it (the spider counts each as
+`bounds/<problem>`) and a warning names the URL:
+
+- `xml_entities`: the document declares entities (billion laughs, XXE); none is expanded,
+  and a link whose text holds an entity reference is left out rather than cut short;
+- `xml_limit`: libxml2 stopped reading at one of its limits (entity amplification, depth);
+  the links read before it are kept;
+- `decompressed_too_large` / `bad_gzip`: a gzipped body (a .xml.gz sitemap) inflates past
+  the response size limit, or is not gzip;
+- `links_per_document`: more links than the spider takes from one document.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree, html
+from scrapy.utils.gz import gunzip
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +53,8 @@ class XmlDocument:
 
     kind: str  # "feed" | "sitemapindex" | "urlset" | "unknown"
     links: tuple[Link, ...] = ()
+    # What was wrong with it, for the stats: see the module docstring.
+    problems: tuple[str, ...] = ()
 
 
 def _local(tag: object) -> str:
@@ -80,8 +94,30 @@ def _xml_input(body: bytes) -> bytes | str:
     return body
 
 
-def parse_xml(url: str, body: bytes) -> XmlDocument:
-    """Read a feed or sitemap body; `unknown` when it is neither (e.g. an HTML stub)."""
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def parse_xml(url: str, body: bytes, *, max_bytes: int = 0, max_links: int = 0) -> XmlDocument:
+    """Read a feed or sitemap body; `unknown` when it is neither (e.g. an HTML stub).
+
+    A gzipped body (a .xml.gz sitemap served as a file, not with Content-Encoding) is inflated
+    first, to at most `max_bytes` (0: no limit). At most `max_links` links are returned.
+    """
+    problems: list[str] = []
+    if body.startswith(GZIP_MAGIC):
+        try:
+            body = gunzip(body, max_size=max_bytes)
+        except ValueError:
+            # Scrapy's gunzip raises a ValueError subclass, and only that, at the size limit.
+            logger.warning(
+                "Too large decompressed: gzipped %s inflates past %d bytes (max_response_bytes)",
+                url,
+                max_bytes,
+            )
+            return XmlDocument("unknown", problems=("decompressed_too_large",))
+        except (OSError, EOFError, zlib.error) as exc:
+            logger.warning("Not gzip, though it says so: %s (%s)", url, exc)
+            return XmlDocument("unknown", problems=("bad_gzip",))
     stripped = body.lstrip()
     if not stripped.startswith(b"<"):
         return XmlDocument("unknown")
@@ -92,12 +128,64 @@ def parse_xml(url: str, body: bytes) -> XmlDocument:
         return XmlDocument("unknown")
     if root is None:
         return XmlDocument("unknown")
+    problems += _hostile_xml(url, root, _XML_PARSER.error_log)
     name = _local(root.tag)
     if name in ("rss", "rdf", "feed"):
-        return XmlDocument("feed", tuple(_feed_links(url, root)))
-    if name in ("sitemapindex", "urlset"):
-        return XmlDocument(name, tuple(_sitemap_links(url, root)))
-    return XmlDocument("unknown")
+        kind, links = "feed", _feed_links(url, root)
+    elif name in ("sitemapindex", "urlset"):
+        kind, links = name, _sitemap_links(url, root)
+    else:
+        return XmlDocument("unknown", problems=tuple(problems))
+    if "xml_limit" in problems:
+        # The element libxml2 was reading when it stopped is cut short: so is its link.
+        links = links[:-1]
+    if max_links and len(links) > max_links:
+        logger.warning(
+            "Too many links: %s lists %d, only the first %d are taken "
+            "(PRESSWATCH_MAX_LINKS_PER_DOCUMENT)",
+            url,
+            len(links),
+            max_links,
+        )
+        problems.append("links_per_document")
+        links = links[:max_links]
+    return XmlDocument(kind, tuple(links), tuple(problems))
+
+
+def _hostile_xml(url: str, root: etree._Element, errors: etree._ListErrorLog) -> list[str]:
+    """The problems of a parsed document that a well-meaning feed or sitemap never has."""
+    problems = []
+    dtd = root.getroottree().docinfo.internalDTD
+    entities = list(dtd.iterentities()) if dtd is not None else []
+    if entities:
+        named = ", ".join(
+            f"{e.name}" + (f" SYSTEM {e.system_url}" if e.system_url else "") for e in entities[:5]
+        )
+        logger.warning(
+            "XML entities declared in %s (%d: %s%s); none is expanded or fetched",
+            url,
+            len(entities),
+            named,
+            ", ..." if len(entities) > 5 else "",
+        )
+        problems.append("xml_entities")
+    limits = [e.message for e in errors if e.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT]
+    if limits:
+        logger.warning(
+            "XML parsing stopped in %s at a limit (%s); the links read before it are kept",
+            url,
+            limits[0].strip(),
+        )
+        problems.append("xml_limit")
+    return problems
+
+
+def _text(element: etree._Element) -> str:
+    """An element's text; empty when it holds an unexpanded entity reference (&xxe;), whose
+    text alone would be a cut-short URL."""
+    if any(isinstance(child, etree._Entity) for child in element):
+        return ""
+    return (element.text or "").strip()
 
 
 def _feed_links(base: str, root: etree._Element) -> list[Link]:
@@ -111,11 +199,11 @@ def _feed_links(base: str, root: etree._Element) -> list[Link]:
             tag = _local(child.tag)
             if tag == "link":
                 # RSS: <link>url</link>; Atom: <link rel="alternate" href="url"/>.
-                candidate = child.get("href") or (child.text or "").strip()
+                candidate = child.get("href") or _text(child)
                 if candidate and child.get("rel", "alternate") == "alternate" and not href:
                     href = candidate
             elif tag == "guid" and not href and child.get("isPermaLink", "true") == "true":
-                href = (child.text or "").strip() or None
+                href = _text(child) or None
             elif tag in ("pubdate", "published", "updated", "date") and when is None:
                 when = parse_date(child.text)
         if href:
@@ -134,7 +222,7 @@ def _sitemap_links(base: str, root: etree._Element) -> list[Link]:
         for child in node.iter():
             tag = _local(child.tag)
             if tag == "loc" and loc is None:
-                loc = (child.text or "").strip()
+                loc = _text(child)
             elif tag == "lastmod":
                 when = parse_date(child.text)
             elif tag == "publication_date":

@@ -196,6 +196,7 @@ def _stats_for_db(values: dict[str, Any]) -> dict[str, Any]:
         "robotstxt/",
         "netpolicy/",
         "ratelimit/",
+        "bounds/",
     )
     out: dict[str, Any] = {}
     for key, value in values.items():

@@ -13,6 +13,7 @@ from pathlib import Path
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
+from crawler import bounds
 from crawler.config import load_config
 from crawler.spiders.news import NewsSpider
 
@@ -47,6 +48,9 @@ def build_settings(options: CrawlOptions) -> Settings:
     settings.set("PRESSWATCH_ALLOW_ADDRESSES", list(allowed), priority="cmdline")
     if "max_retry_after" in crawl:
         settings.set("PRESSWATCH_MAX_RETRY_AFTER", crawl["max_retry_after"], priority="cmdline")
+    for key, name in bounds.CONFIG_SETTINGS.items():
+        if key in crawl:
+            settings.set(name, crawl[key], priority="cmdline")
     if options.replay:
         missing = [p for p in options.replay if not Path(p).is_file()]
         if missing:

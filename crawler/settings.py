@@ -22,9 +22,20 @@ DOWNLOAD_DELAY = 2.0
 DOWNLOAD_TIMEOUT = 30
 RETRY_TIMES = 2
 REDIRECT_MAX_TIMES = 5
-# A news page over 8 MiB is not a news page.
+# A news page over 8 MiB is not a news page (on the wire, and decompressed).
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+
+# --- Bounds: each stops with a warning and a bounds/... stat (crawler.bounds). -------------
+# A whole crawl: under the scheduler's --crawl-timeout (3600 s), so that a long crawl ends as
+# partial with what it parsed stored, rather than being killed.
+PRESSWATCH_MAX_CRAWL_SECONDS = 3000
+# Requests the spider may issue in one crawl: traps that fan out end here.
+PRESSWATCH_MAX_REQUESTS = 50_000
+PRESSWATCH_MAX_URL_LENGTH = 2_000
+PRESSWATCH_MAX_LINKS_PER_DOCUMENT = 50_000
+PRESSWATCH_MAX_HTML_ELEMENTS = 50_000
+SPIDER_MIDDLEWARES = {"crawler.bounds.RequestBoundsMiddleware": 850}
 
 # --- Requests: address policy, politeness. ------------------------------------------------
 DOWNLOADER_MIDDLEWARES = {
@@ -38,6 +49,15 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.politeness.RobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.politeness.RateLimitMiddleware": 550,
+    # Bounds (crawler.bounds): counted and named where stock Scrapy is silent. Below retry
+    # (550): it sees what retrying gave up on.
+    "crawler.bounds.DownloadBoundsMiddleware": 540,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.bounds.BoundedMetaRefreshMiddleware": 580,
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "crawler.bounds.BoundedCompressionMiddleware": 590,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.bounds.BoundedRedirectMiddleware": 600,
 }
 # Checks the address again when connecting, against DNS rebinding (crawler.netpolicy).
 TWISTED_DNS_RESOLVER = "crawler.netpolicy.PolicyResolver"
@@ -53,6 +73,8 @@ EXTENSIONS = {
     # AutoThrottle that keeps a host's Crawl-delay as its floor (crawler.politeness).
     "scrapy.extensions.throttle.AutoThrottle": None,
     "crawler.politeness.PoliteAutoThrottle": 0,
+    # [crawl] max_crawl_seconds (crawler.bounds).
+    "crawler.bounds.CrawlTimeLimit": 100,
     # A monitor run from cron has no use for a telnet console on a local port.
     "scrapy.extensions.telnet.TelnetConsole": None,
 }

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy.http import Response
 
-from crawler import discovery
+from crawler import bounds, discovery
 from crawler.config import adhoc_source, load_config
 from crawler.encoding import Decoded, decode_page
 from crawler.normalize import url_date
@@ -29,6 +29,12 @@ logger = logging.getLogger(__name__)
 MAX_SITEMAP_DEPTH = 3
 # An ad-hoc site has no declared listings: links are followed this many pages deep.
 ADHOC_MAX_HOPS = 2
+# Why a page never reached the parsers (crawler.bounds.html_problem), for the log.
+_PAGE_PROBLEMS = {
+    "binary": "not text (a binary file served as a page)",
+    "too_many_elements": "more HTML elements than PRESSWATCH_MAX_HTML_ELEMENTS",
+    "too_deep": "HTML nested deeper than the parsers can read",
+}
 
 
 class NewsSpider(scrapy.Spider):
@@ -43,6 +49,10 @@ class NewsSpider(scrapy.Spider):
     """
 
     name = "news"
+    # Bounds (crawler.bounds); from_crawler reads them from the settings.
+    max_bytes = 0
+    max_links = bounds.DEFAULT_MAX_LINKS_PER_DOCUMENT
+    max_html_elements = bounds.DEFAULT_MAX_HTML_ELEMENTS
 
     def __init__(
         self,
@@ -82,6 +92,12 @@ class NewsSpider(scrapy.Spider):
         # The source's politeness delay. Settings are still open here (the crawler applies and
         # freezes them after creating the spider); a replay sets 0 at a higher priority.
         crawler.settings.set("DOWNLOAD_DELAY", spider.source.download_delay, priority="spider")
+        settings = crawler.settings
+        spider.max_bytes = settings.getint("DOWNLOAD_MAXSIZE")
+        spider.max_links = settings.getint("PRESSWATCH_MAX_LINKS_PER_DOCUMENT", spider.max_links)
+        spider.max_html_elements = settings.getint(
+            "PRESSWATCH_MAX_HTML_ELEMENTS", spider.max_html_elements
+        )
         return spider
 
     # ---- start ---------------------------------------------------------------------------
@@ -124,8 +140,12 @@ class NewsSpider(scrapy.Spider):
     def parse_xml(self, response: Response, depth: int) -> Iterator[scrapy.Request]:
         if response.status != 200:
             return
-        document = discovery.parse_xml(response.url, response.body)
+        document = discovery.parse_xml(
+            response.url, response.body, max_bytes=self.max_bytes, max_links=self.max_links
+        )
         self.crawler.stats.inc_value(f"discovery/{document.kind}")
+        for problem in document.problems:
+            bounds.count(self.crawler.stats, problem)
         if document.kind == "unknown":
             # mid.ru and others answer feed URLs with an HTML challenge page at times.
             logger.warning("Expected a feed or sitemap at %s, got something else", response.url)
@@ -133,7 +153,12 @@ class NewsSpider(scrapy.Spider):
             return
         if document.kind == "sitemapindex":
             if depth >= MAX_SITEMAP_DEPTH:
-                logger.warning("Sitemap index nested too deep at %s", response.url)
+                logger.warning(
+                    "Sitemap index nested too deep at %s (more than %d levels); not followed",
+                    response.url,
+                    MAX_SITEMAP_DEPTH,
+                )
+                bounds.count(self.crawler.stats, "sitemap_depth")
                 return
             for link in document.links:
                 if self._too_old(link.published):
@@ -149,12 +174,33 @@ class NewsSpider(scrapy.Spider):
         if response.status != 200 or not hasattr(response, "text"):
             return
         self.crawler.stats.inc_value("discovery/listing")
+        # Listing links are read by lxml alone (no element count limit needed), which stops
+        # reading at depth 256: say so rather than miss links silently.
+        problem = bounds.html_problem(response.body, max_elements=0)
+        if problem:
+            bounds.count(self.crawler.stats, f"listing_{problem}")
+            logger.warning("Listing page %s not read: %s", response.url, _PAGE_PROBLEMS[problem])
+            return
         text = self._decode(response)
-        for url in discovery.html_links(response.url, text):
+        for url in self._page_links(response.url, text):
             yield from self._article_request(url, None)
         if self.adhoc:
             for url in discovery.feed_links_in_html(response.url, text):
                 yield scrapy.Request(url, callback=self.parse_xml, cb_kwargs={"depth": 0})
+
+    def _page_links(self, url: str, text: str) -> list[str]:
+        links = discovery.html_links(url, text)
+        if len(links) > self.max_links:
+            bounds.count(self.crawler.stats, "links_per_document")
+            logger.warning(
+                "Too many links: %s has %d, only the first %d are taken "
+                "(PRESSWATCH_MAX_LINKS_PER_DOCUMENT)",
+                url,
+                len(links),
+                self.max_links,
+            )
+            links = links[: self.max_links]
+        return links
 
     def _too_old(self, published: date | None) -> bool:
         return bool(self.since and published and published < self.since)
@@ -222,11 +268,21 @@ class NewsSpider(scrapy.Spider):
         if not response.body:
             self.crawler.stats.inc_value("dropped/empty_response")
             return
+        problem = bounds.html_problem(response.body, self.max_html_elements)
+        if problem:
+            self._drop_page(response, problem, _PAGE_PROBLEMS[problem])
+            return
         decoded = self._decode_page(response)
         text = decoded.text
-        article, report = parse_article_with_report(
-            response.url, text, self.source.key, registry=self.registry
-        )
+        try:
+            article, report = parse_article_with_report(
+                response.url, text, self.source.key, registry=self.registry
+            )
+        except RecursionError:
+            # Nesting html_problem cannot see, such as JSON-LD `[[[[...]]]]` 2,000 deep, which
+            # json.loads refuses with RecursionError; nothing else is caught here.
+            self._drop_page(response, "too_deep", "nested too deeply for the parsers")
+            return
         stats = self.crawler.stats
         stats.inc_value(f"parser/{self.source.key}/parsed")
         for field in report.fallbacks:
@@ -239,5 +295,19 @@ class NewsSpider(scrapy.Spider):
         hops = response.meta.get("hops", 0)
         if self.adhoc and hops < ADHOC_MAX_HOPS:
             # An ad-hoc site has no declared listings: any page may lead to more articles.
-            for url in discovery.html_links(response.url, text):
+            for url in self._page_links(response.url, text):
                 yield from self._article_request(url, None, hops + 1)
+        elif self.adhoc:
+            # A calendar or "next page" chain that never ends stops here.
+            if not self.crawler.stats.get_value("bounds/max_hops"):
+                logger.info(
+                    "Not following the links of %s: %d hops from the start page (the ad-hoc "
+                    "crawl's limit); further pages are only counted as bounds/max_hops",
+                    response.url,
+                    ADHOC_MAX_HOPS,
+                )
+            bounds.count(self.crawler.stats, "max_hops")
+
+    def _drop_page(self, response: Response, reason: str, why: str) -> None:
+        self.crawler.stats.inc_value(f"dropped/{reason}")
+        logger.warning("Dropped %s before parsing: %s", response.url, why)
