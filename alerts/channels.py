@@ -43,9 +43,11 @@ from email.utils import formatdate, parseaddr, parsedate_to_datetime
 from http.client import HTTPException
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl, quote, urlsplit
 
 from alerts import templates
+from db.redact import ENV_REFERENCE as _REFERENCE
+from db.redact import add_secret, replace_secrets
+from db.redact import secret_parts as _secret_parts
 
 logger = logging.getLogger(__name__)
 
@@ -54,14 +56,6 @@ DEFAULT_TIMEOUT = 30.0
 # A server asking for more than a day is treated as asking for a day: the message stays
 # pending and is not forgotten.
 MAX_RETRY_AFTER = 86_400.0
-# Secrets shorter than this are not redacted: replacing every "1" in a message would hide
-# the message, and a 3-character secret protects nothing anyway.
-_MIN_REDACT = 4
-# Pieces of a secret (a URL's path segment, a word of a header) at least this long are
-# redacted on their own as well; shorter ones ("services", "Bearer") are not secret.
-_MIN_PART = 10
-
-_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET_HEADER = re.compile(r"authorization|token|secret|key|signature|cookie", re.IGNORECASE)
 
 
@@ -114,30 +108,6 @@ def resolve_secret(value: str, *, where: str = "") -> str:
         return found
 
     return _REFERENCE.sub(lookup, value)
-
-
-def _secret_parts(value: str) -> set[str]:
-    """`value` and the pieces of it a server might echo on their own.
-
-    A server answering "no_service for /services/T0/B0/XXXX" shows a Slack webhook's token
-    without its host; "invalid token XXXX" shows an Authorization header without "Bearer".
-    So a URL's path, query, password, long path segments and query values count as secrets,
-    and so does every long word; each also percent-encoded.
-    """
-    parts = {value, *(word for word in value.split() if len(word) >= _MIN_PART)}
-    try:
-        url = urlsplit(value)
-    except ValueError:
-        url = None
-    if url is not None and url.scheme in ("http", "https") and url.netloc:
-        if len(url.path) > 1:
-            parts.add(url.path)
-        parts.update(piece for piece in (url.query, url.password or "") if piece)
-        parts.update(seg for seg in url.path.split("/") if len(seg) >= _MIN_PART)
-        for _, item in parse_qsl(url.query, keep_blank_values=True):
-            if len(item) >= _MIN_PART:
-                parts.add(item)
-    return parts | {quote(part, safe="") for part in parts}
 
 
 def is_reference(value: Any) -> bool:
@@ -209,10 +179,7 @@ class Channel(ABC):
 
     def redact(self, text: str) -> str:
         """`text` with every secret this channel has resolved replaced by "***"."""
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if len(secret) >= _MIN_REDACT:
-                text = text.replace(secret, "***")
-        return text
+        return replace_secrets(text, self._secrets)
 
     def _resolve(self, field: str, subkey: str | None = None, *, secret: bool = True) -> str:
         """A config value with ${VAR} resolved; remembered for redaction when `secret`."""
@@ -221,6 +188,8 @@ class Channel(ABC):
         resolved = resolve_secret(str(value), where=where)
         if secret and resolved:
             self._secrets.update(_secret_parts(resolved))
+            # And for the whole process: a log line or a stored error quoting it elsewhere.
+            add_secret(resolved)
         return resolved
 
     def _number(self, field: str, default: float) -> float:

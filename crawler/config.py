@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.sources import BUILTIN, Listing, Registry, Source, SourceError
+from db import redact
 
 DEFAULT_CONFIG = "presswatch.toml"
 
@@ -212,6 +213,9 @@ def _channels(table: Any, where: str) -> dict[str, dict[str, Any]]:
                 f"{where}: [channels.{name}] needs type = one of {', '.join(CHANNEL_TYPES)}"
                 + (f" (got {kind!r})." if kind is not None else ".")
             )
+        # The variables a channel refers to hold its secrets: from now on no log line or
+        # stored text of this process shows their values (read when redacting, not here).
+        redact.watch_env(redact.env_references(channel))
     return {name: {**channel, "name": name} for name, channel in channels.items()}
 
 

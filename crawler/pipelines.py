@@ -195,6 +195,7 @@ def _stats_for_db(values: dict[str, Any]) -> dict[str, Any]:
         "replay/",
         "robotstxt/",
         "netpolicy/",
+        "credentials/",
         "ratelimit/",
         "bounds/",
     )

@@ -37,8 +37,11 @@ PRESSWATCH_MAX_LINKS_PER_DOCUMENT = 50_000
 PRESSWATCH_MAX_HTML_ELEMENTS = 50_000
 SPIDER_MIDDLEWARES = {"crawler.bounds.RequestBoundsMiddleware": 850}
 
-# --- Requests: address policy, politeness. ------------------------------------------------
+# --- Requests: credentials, address policy, politeness. -----------------------------------
 DOWNLOADER_MIDDLEWARES = {
+    # First of all: user:password@ in a URL becomes Basic auth, so that no later component,
+    # log line or stored URL sees it (crawler.credentials).
+    "crawler.credentials.UrlCredentialsMiddleware": 40,
     # Address policy (crawler.netpolicy): public http(s) addresses only, plus [crawl]
     # allow_addresses. After offsite filtering (50), before robots.txt (100): a refused URL
     # costs no robots.txt.
@@ -86,6 +89,8 @@ PRESSWATCH_BATCH_SIZE = 50
 
 # --- Housekeeping. -------------------------------------------------------------------------
 LOG_LEVEL = "INFO"
+# Secret settings (MAIL_PASS, ...) print as "***", and every log line is redacted (db.redact).
+ADDONS = {"crawler.credentials.SecretSettings": 0}
 FEED_EXPORT_ENCODING = "utf-8"
 # The database, not JOBDIR, is the source of truth after a crash (DESIGN.md).
 HTTPCACHE_ENABLED = False

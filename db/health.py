@@ -19,6 +19,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from db import redact
+
 PROBLEM_STATUSES = ("open", "resolved")
 # The run statuses a health check learns from: a run that finished and stored what it found.
 SUCCESS_STATUSES = ("ok", "partial")
@@ -154,8 +156,11 @@ def open_problem(
             "source": source,
             "kind": kind,
             "now": now,
-            "message": message,
-            "evidence": json.dumps(evidence, ensure_ascii=False, sort_keys=True),
+            # Messages and evidence quote run errors: redacted like them (db.redact).
+            "message": redact.redact(message),
+            "evidence": json.dumps(
+                redact.redact_data(evidence), ensure_ascii=False, sort_keys=True
+            ),
             "run_id": run_id,
         },
     )
@@ -177,8 +182,8 @@ def touch_problem(
         "WHERE source = ? AND kind = ? AND status = 'open'",
         [
             now,
-            message,
-            json.dumps(evidence, ensure_ascii=False, sort_keys=True),
+            redact.redact(message),
+            json.dumps(redact.redact_data(evidence), ensure_ascii=False, sort_keys=True),
             run_id,
             source,
             kind,

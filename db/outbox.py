@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from db import redact
 from db.store import write_transaction
 
 STATUSES = ("pending", "sending", "sent", "failed")
@@ -95,7 +96,15 @@ def enqueue(
         "INSERT OR IGNORE INTO outbox "
         "(key, channel, kind, payload, status, attempts, next_attempt_at, created_at) "
         "VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
-        [key, channel, kind, json.dumps(payload, ensure_ascii=False), stamp, stamp],
+        # Payloads carry scraped text and URLs: a credential in them is masked (db.redact).
+        [
+            key,
+            channel,
+            kind,
+            json.dumps(redact.scrub_data(payload), ensure_ascii=False),
+            stamp,
+            stamp,
+        ],
     )
     return cursor.rowcount == 1
 
@@ -183,7 +192,12 @@ def mark_retry(
             "last_error = coalesce(?, last_error), "
             "attempts = CASE WHEN ? THEN attempts ELSE max(attempts - 1, 0) END "
             "WHERE id = ? AND status = 'sending'",
-            [to_timestamp(next_attempt_at, round_up=True), error, int(attempted), id],
+            [
+                to_timestamp(next_attempt_at, round_up=True),
+                redact.redact(error) if error else error,
+                int(attempted),
+                id,
+            ],
         )
 
 
@@ -193,7 +207,7 @@ def mark_failed(db: Database, id: int, error: str) -> None:
         db.execute(
             "UPDATE outbox SET status = 'failed', last_error = ?, claimed_at = NULL "
             "WHERE id = ? AND status = 'sending'",
-            [error, id],
+            [redact.redact(error), id],
         )
 
 

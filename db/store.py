@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from sqlite_utils import Database
 
-from db import dedup
+from db import dedup, redact
 from db.migrations import apply_migrations
 from db.search import CJK_CHARS, CJK_RE, cjk_bigrams
 
@@ -296,6 +296,12 @@ def _prepare(record: dict[str, Any]) -> _Prepared:
                 f"Bad turn {turn!r:.200} (url {filled['url']!r}): a turn needs an int idx, "
                 f"a role in {', '.join(TURN_ROLES)} and a text."
             )
+    # A URL the crawler was given with user:password@ is stored without it (the article id
+    # never depended on it); anything else that would hand out a credential is masked.
+    for name in ("url", "canonical_url"):
+        if filled[name]:
+            filled[name] = redact.strip_userinfo(filled[name])
+    filled = redact.scrub_data(filled)
     if not filled["content_hash"]:
         filled["content_hash"] = dedup.content_hash(filled["title"], filled["body"])
     if not filled["word_count"]:
@@ -571,8 +577,9 @@ def finish_run(
         "drop_reasons": _to_json(drop_reasons or {}),
         "http_errors": _to_json({str(k): v for k, v in (http_errors or {}).items()}),
         "fill_rates": _to_json(fill_rates or {}),
-        "stats": _to_json(stats or {}),
-        "error": error,
+        # Errors quote URLs and exception texts, and stats may too: both are redacted.
+        "stats": _to_json(redact.redact_data(stats or {})),
+        "error": redact.redact(error) if error else error,
     }
     with write_transaction(db):
         cursor = db.execute(
@@ -672,6 +679,8 @@ def sync_sources(db: Database, sources: Iterable[dict[str, Any]]) -> None:
         row: dict[str, Any] = {}
         for column in SOURCE_COLUMNS:
             value = source.get(column)
+            # A feed URL with user:password@ in presswatch.toml: shown without it.
+            value = redact.scrub_data(value)
             if column in _SOURCE_JSON:
                 value = _to_json(list(value or ()))
             elif column in ("enabled", "builtin") and value is not None:

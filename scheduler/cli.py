@@ -17,6 +17,7 @@ from crawler.config import ConfigError
 from crawler.sources import Source, SourceError
 from db import search as db_search
 from db import store
+from db.redact import protect_logging, redact
 from scheduler.alerts_cli import alert_lines, alerts, load_alert_setup
 from scheduler.health_cli import health
 from scheduler.options import (
@@ -33,13 +34,28 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_ARCHIVE = REPO_ROOT / "demo" / "presswatch-demo.warc.gz"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _RedactingGroup(click.Group):
+    """The command group whose error messages never show a secret: they may quote a URL
+    with user:password@ from presswatch.toml, or an exception's text (db.redact)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            exc.message = redact(exc.message)
+            raise
+
+
+@click.group(cls=_RedactingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="presswatch")
 def main() -> None:
     """presswatch: watch press briefings and news sites; keep clean records in SQLite.
 
     Start with 'presswatch demo', then 'presswatch search QUERY --db demo.db'.
     """
+    # Commands that configure no logging print warnings through logging's last resort
+    # handler: it gets the redacting filter too (db.redact).
+    protect_logging()
 
 
 # ---- crawl ---------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from alerts.rules import RuleError
 from alerts.runner import alert_setup
 from crawler.config import ConfigError, load_config
 from crawler.sources import SourceError
+from db.redact import protect_logging
 from scheduler import jobs, service
 from scheduler.health import HealthConfigError, health_channels
 from scheduler.jobs import Context, Outcome
@@ -77,6 +78,7 @@ def _logging(level: int) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
+    protect_logging()  # no secret in any line (db.redact)
     # APScheduler's INFO lines ("Running job", "Job executed successfully") and the alerts
     # package's (matched, sent) repeat our one line per job; their warnings stay (a missed
     # or skipped fire, a failed delivery).

@@ -17,20 +17,28 @@ class Page:
     content_type: str = "text/html; charset=utf-8"
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    # The Authorization header the page is served to ("Basic ..."); anyone else gets a 401.
+    auth: str | None = None
 
 
 class LocalSite:
     def __init__(self) -> None:
         self.pages: dict[str, Page] = {}
         self.requests: list[str] = []
+        # (path, Authorization header or None) of every request, for tests of credentials.
+        self.authorizations: list[tuple[str, str | None]] = []
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 site.requests.append(self.path)
+                given = self.headers.get("Authorization")
+                site.authorizations.append((self.path, given))
                 page = site.pages.get(self.path)
                 if page is None:
                     page = Page(b"<html><body>not found</body></html>", status=404)
+                elif page.auth is not None and given != page.auth:
+                    page = Page(b"log in", "text/plain", 401, {"WWW-Authenticate": "Basic"})
                 self.send_response(page.status)
                 self.send_header("Content-Type", page.content_type)
                 self.send_header("Content-Length", str(len(page.body)))
