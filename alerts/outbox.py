@@ -13,7 +13,9 @@ Guarantees (DESIGN.md: "a crash never loses an alert and a rerun never sends one
 3. The one window: a process killed after the server accepted a message and before it was
    marked sent leaves that message "sending"; once `lease_seconds` have passed the next run
    sends it again. At most one message per killed sender, recognisable as a repeat (the
-   same Message-ID for mail, the same Idempotency-Key for webhooks).
+   same Message-ID for mail, the same Idempotency-Key for webhooks). Messages are claimed
+   one at a time, so that message is the only one a killed sender leaves "sending": the
+   others wait for no lease and are charged no attempt they did not make.
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ MAX_BACKOFF = 6 * 3600.0
 # Longer than any send can take (SMTP timeout 30 s, a login, a large mail): a claim older
 # than this belongs to a sender that died.
 LEASE_SECONDS = 300.0
-BATCH = 50
 
 
 @dataclass
@@ -80,14 +81,13 @@ def deliver(
     *,
     lease_seconds: float = LEASE_SECONDS,
     max_backoff: float = MAX_BACKOFF,
-    batch: int = BATCH,
     rng: random.Random | None = None,
 ) -> DeliveryReport:
     """Send every due outbox message through `channels` (by name); return what happened.
 
     `now` fixes the clock for the whole run (tests, backfills); by default the real time is
     read at each step. A transient failure schedules a retry (Retry-After if the server gave
-    one, else `backoff`) and defers the channel's other messages in this run without
+    one, else `backoff`) and defers the channel's other messages until then without
     counting an attempt, so a dead server costs one timeout per run, not one per message. A
     permanent failure, an unknown channel, or a transient failure on attempt `max_attempts`
     marks the message failed. Channels are closed at the end.
@@ -102,22 +102,25 @@ def deliver(
 
     try:
         while True:
-            rows = store.claim_due(db, clock(), batch, lease_seconds)
+            # One message per claim. A claim marks a row "sending" and counts an attempt, so
+            # a batch claimed by a sender that is then killed stays "sending" until the lease
+            # runs out, every row charged an attempt it never had: a few kills (or one
+            # message that crashes the sender) failed messages that were never tried.
+            rows = store.claim_due(db, clock(), 1, lease_seconds)
             if not rows:
                 break
-            for row in rows:
-                _deliver_one(
-                    db,
-                    row,
-                    channels,
-                    resting,
-                    report,
-                    clock,
-                    rng,
-                    max_attempts=max_attempts,
-                    base_backoff=base_backoff,
-                    max_backoff=max_backoff,
-                )
+            _deliver_one(
+                db,
+                rows[0],
+                channels,
+                resting,
+                report,
+                clock,
+                rng,
+                max_attempts=max_attempts,
+                base_backoff=base_backoff,
+                max_backoff=max_backoff,
+            )
     finally:
         for channel in channels.values():
             channel.close()
@@ -140,7 +143,10 @@ def _deliver_one(
     max_backoff: float,
 ) -> None:
     outbox_id, key, name, attempts = row["id"], row["key"], row["channel"], row["attempts"]
-    if name in resting:
+    # A channel rests until the time its failure set; once that has passed (a short
+    # Retry-After while other channels were sending), it is tried again. Deferring to a time
+    # already past would make the row due at once and this loop claim it forever.
+    if name in resting and resting[name] > store.to_timestamp(clock()):
         store.mark_retry(db, outbox_id, None, resting[name], attempted=False)
         report.deferred += 1
         return

@@ -102,6 +102,11 @@ class StorePipeline:
 
     def open_spider(self) -> None:
         self.db = store.open_db(self.db_path)
+        # A crawl of this source killed outright (kill -9, the OOM killer, a reboot) left its
+        # run "running"; the scheduler settles such runs, but a crawl started by hand or by
+        # the user's own cron did not, so `presswatch runs` showed them running for ever.
+        # Only this source's: another source's run may be one the scheduler is settling.
+        store.mark_interrupted_runs(self.db, self.source_key)
         self.run_id = store.start_run(self.db, self.source_key, self.mode, pid=os.getpid())
         self.crawler.stats.set_value("presswatch/run_id", self.run_id)
 

@@ -607,13 +607,18 @@ def _pid_alive(pid: int | None) -> bool:
     return True
 
 
-def mark_interrupted_runs(db: Database) -> list[int]:
-    """Mark "running" runs whose process is gone as "interrupted"; return their ids.
+def mark_interrupted_runs(db: Database, source: str | None = None) -> list[int]:
+    """Mark "running" runs (of `source`, or of all) whose process is gone as "interrupted";
+    return their ids.
 
     A process id can be reused after a crash, so a run may stay "running" until the new
     owner of its pid exits too; the next call then catches it.
     """
-    running = db.execute("SELECT id, pid FROM crawl_runs WHERE status = 'running'").fetchall()
+    running = db.execute(
+        "SELECT id, pid FROM crawl_runs WHERE status = 'running' "
+        "AND (:source IS NULL OR source = :source)",
+        {"source": source},
+    ).fetchall()
     dead = [(run_id, pid) for run_id, pid in running if not _pid_alive(pid)]
     if not dead:
         return []

@@ -487,6 +487,12 @@ def test_runs_of_dead_processes_are_marked_interrupted(db: sqlite_utils.Database
     assert runs[done]["status"] == "ok"
     assert mark_interrupted_runs(db) == []
 
+    # A crawl settles the dead runs of its own source only.
+    other = start_run(db, "tass_en", "live", pid=dead_pid)
+    mine = start_run(db, "globaltimes", "live", pid=dead_pid)
+    assert mark_interrupted_runs(db, "globaltimes") == [mine]
+    assert {r["id"]: r["status"] for r in recent_runs(db)}[other] == "running"
+
 
 def test_sync_sources_upserts_the_registry(db: sqlite_utils.Database) -> None:
     registry = [dataclasses.asdict(source) for source in BUILTIN]
