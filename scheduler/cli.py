@@ -503,26 +503,35 @@ def datasette_metadata(db_path: str) -> dict[str, Any]:
 
 @main.command()
 @db_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; anything but loopback also needs --public.",
+)
 @click.option("--port", default=8001, show_default=True, type=int)
-def serve(db_path: str, host: str, port: int) -> None:
+@click.option(
+    "--public",
+    is_flag=True,
+    help="Allow a non-loopback --host: anyone who can reach it reads everything, no login.",
+)
+def serve(db_path: str, host: str, port: int, public: bool) -> None:
     """Browse the database in Datasette (read-only), with presswatch's metadata.
 
     Example: presswatch serve --db demo.db   # then open http://127.0.0.1:8001/
     """
-    import tempfile
+    from scheduler import serve as datasette_serve
 
-    from datasette.cli import cli as datasette_cli
-
-    open_database(db_path)  # applies migrations and fails clearly on a missing file
-    with tempfile.TemporaryDirectory(prefix="presswatch-") as tmp:
-        metadata = Path(tmp) / "metadata.json"
-        metadata.write_text(json.dumps(datasette_metadata(db_path)), encoding="utf-8")
-        args = ["serve", db_path, "--metadata", str(metadata), "--host", host, "--port", str(port)]
-        # Scraped text is untrusted: bound query time; no whole-file download of the database.
-        args += ["--setting", "sql_time_limit_ms", "3000", "--setting", "allow_download", "off"]
-        click.echo(f"Serving {db_path} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
-        datasette_cli.main(args=args, prog_name="datasette", standalone_mode=False)
+    try:
+        warning = datasette_serve.check_bind(host, public)
+    except datasette_serve.ServeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if warning:
+        click.echo(warning, err=True)
+    open_database(db_path).close()  # applies migrations and fails clearly on a missing file
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"Serving {db_path} at http://{shown}:{port}/ (Ctrl-C stops)", err=True)
+    datasette_serve.run(db_path, datasette_metadata(db_path), host=host, port=port)
 
 
 main.add_command(alerts)
