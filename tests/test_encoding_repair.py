@@ -9,9 +9,6 @@ mojibake without a single U+FFFD for one labelled latin-1.
 from __future__ import annotations
 
 import json
-import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +21,8 @@ from db.dedup import record_hash
 from db.migrations import MIGRATIONS
 from db.store import get_article, open_db, upsert_articles
 from tests.localsite import LocalSite
+from tests.test_crawl import presswatch
+from tests.test_crawl import rows as query
 
 # News paragraphs about China-Russia technology cooperation, as the sources publish them.
 ZH = (
@@ -424,26 +423,6 @@ def source_config(key: str, base: str, lang: str, timezone: str) -> list[str]:
         rf"article_patterns = ['^http://127\.0\.0\.1:\d+/{lang}/news/\d+\.html$']",
         "download_delay = 0",
     ]
-
-
-def presswatch(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scheduler.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-
-
-def query(db: Path, sql: str, *params: object) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def test_crawl_repairs_mislabelled_zh_and_ru_pages(tmp_path: Path) -> None:
