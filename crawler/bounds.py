@@ -266,9 +266,6 @@ class CrawlTimeLimit:
 
     def expire(self, spider: Spider) -> None:
         count(self.crawler.stats, "crawl_time_limit")
-        # The store pipeline reads the finish reason when it closes, before Scrapy records it
-        # (CoreStats does so on spider_closed, which comes after the pipelines close).
-        self.crawler.stats.set_value("finish_reason", "crawl_time_limit")
         key = getattr(getattr(spider, "source", None), "key", spider.name)
         logger.warning(
             "Crawl time limit: stopping the crawl of %s after %g s (max_crawl_seconds); what "

@@ -12,6 +12,7 @@ import time
 from datetime import date
 from typing import TYPE_CHECKING, Any, Self
 
+from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler import politeness
@@ -87,6 +88,7 @@ class StorePipeline:
         self.seen = 0
         self.db: Any = None
         self.run_id: int | None = None
+        self.store_error: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -94,7 +96,11 @@ class StorePipeline:
         if not db_path:
             raise NotConfigured("PRESSWATCH_DB is not set: nothing to store into")
         mode = "replay" if crawler.settings.getlist("PRESSWATCH_REPLAY") else "live"
-        return cls(crawler, db_path, mode, crawler.settings.getint("PRESSWATCH_BATCH_SIZE", 50))
+        pipeline = cls(crawler, db_path, mode, crawler.settings.getint("PRESSWATCH_BATCH_SIZE", 50))
+        # The run is recorded on spider_closed, the one place that is told why the crawl
+        # ended: pipelines close before it, and before Scrapy puts finish_reason in the stats.
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
 
     @property
     def source_key(self) -> str:
@@ -132,16 +138,19 @@ class StorePipeline:
         self.last_flush = time.monotonic()
 
     def close_spider(self) -> None:
-        stats = self.crawler.stats
-        error = None
         try:
             self.flush()
         except store.StoreError as exc:
             # Keep going to record the run: the next crawl refetches what was not written.
-            error = f"store failed: {exc}"
+            self.store_error = f"store failed: {exc}"
             logger.error("Could not write articles to %s: %s", self.db_path, exc)
-        values = stats.get_stats()
-        reason = values.get("finish_reason", "finished")
+
+    def spider_closed(self, reason: str) -> None:
+        """Record the run, with the reason the crawl ended (finished, shutdown, a limit)."""
+        if self.run_id is None:
+            return  # the spider never opened: there is no run to finish
+        error = self.store_error
+        values = self.crawler.stats.get_stats()
         new = values.get("articles/new", 0)
         updated = values.get("articles/updated", 0)
         unchanged = values.get("articles/unchanged", 0)

@@ -301,3 +301,32 @@ def test_crawl_url_discovers_a_site_that_is_not_in_the_registry(
     assert all("elsewhere.example" not in u for u in urls)
     (run,) = rows(db, "select source, status from crawl_runs")
     assert run["source"] == "adhoc_127_0_0_1" and run["status"] == "ok"
+
+
+def test_a_crawl_that_scrapy_closes_early_is_recorded_with_its_reason(
+    site: LocalSite, tmp_path: Path
+) -> None:
+    """The run row says why the crawl ended. Pipelines close before Scrapy records its
+    finish reason, so a crawl closed by a limit (or by Ctrl-C, "shutdown") was once
+    recorded as "ok" with no error."""
+    config = write_config(tmp_path / "presswatch.toml", site.base)
+    db = tmp_path / "pw.db"
+    script = (
+        "import sys\n"
+        "from crawler.runner import CrawlOptions, run_crawls\n"
+        "options = CrawlOptions(db_path=sys.argv[1], config_path=sys.argv[2],\n"
+        "                       overrides={'CLOSESPIDER_PAGECOUNT': 6})\n"
+        "run_crawls(options, ['local'])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(db), str(config)],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    (run,) = rows(db, "SELECT status, error FROM crawl_runs")
+    assert run["status"] in ("partial", "failed")
+    assert run["error"] == "finish reason: closespider_pagecount"
