@@ -29,6 +29,7 @@ windows-1252: their supersets, as w3lib (and the WHATWG Encoding standard) map t
 from __future__ import annotations
 
 import codecs
+import functools
 import logging
 import re
 from collections.abc import Iterator
@@ -232,10 +233,20 @@ def _candidates(body: bytes, language: str | None) -> Iterator[tuple[str, bool]]
     """
     if _base_language(language) not in _SCRIPT_LANGUAGES:
         yield _WESTERN, False
+    for encoding in _detected(body):
+        yield encoding, True
+
+
+@functools.lru_cache(maxsize=1)
+def _detected(body: bytes) -> tuple[str, ...]:
+    """charset-normalizer's answers for `body`, best first.
+
+    Cached for the one body being decoded: a repair may look for a fitting encoding twice
+    (in the page's script, then in any script), and detection is the expensive part.
+    """
     # preemptive_behaviour=False: the detector must not favour the page's own declaration,
     # the very thing in doubt.
-    for match in from_bytes(body, preemptive_behaviour=False):
-        yield match.encoding, True
+    return tuple(match.encoding for match in from_bytes(body, preemptive_behaviour=False))
 
 
 def _first_fitting(
