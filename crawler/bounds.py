@@ -413,6 +413,14 @@ def is_binary(body: bytes) -> bool:
     return controls > len(body) * _BINARY_RATIO
 
 
+# What each answer of `html_problem` means, for the log.
+PAGE_PROBLEMS = {
+    "binary": "not text (a binary file served as a page)",
+    "too_many_elements": "more HTML elements than PRESSWATCH_MAX_HTML_ELEMENTS",
+    "too_deep": "HTML nested deeper than the parsers can read",
+}
+
+
 def html_problem(body: bytes, max_elements: int = DEFAULT_MAX_HTML_ELEMENTS) -> str | None:
     """Why this body must not reach the parsers (`binary`, `too_many_elements`, `too_deep`),
     or None. `max_elements` 0 counts no elements.

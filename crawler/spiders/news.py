@@ -29,12 +29,6 @@ logger = logging.getLogger(__name__)
 MAX_SITEMAP_DEPTH = 3
 # An ad-hoc site has no declared listings: links are followed this many pages deep.
 ADHOC_MAX_HOPS = 2
-# Why a page never reached the parsers (crawler.bounds.html_problem), for the log.
-_PAGE_PROBLEMS = {
-    "binary": "not text (a binary file served as a page)",
-    "too_many_elements": "more HTML elements than PRESSWATCH_MAX_HTML_ELEMENTS",
-    "too_deep": "HTML nested deeper than the parsers can read",
-}
 
 
 class NewsSpider(scrapy.Spider):
@@ -179,7 +173,9 @@ class NewsSpider(scrapy.Spider):
         problem = bounds.html_problem(response.body, max_elements=0)
         if problem:
             bounds.count(self.crawler.stats, f"listing_{problem}")
-            logger.warning("Listing page %s not read: %s", response.url, _PAGE_PROBLEMS[problem])
+            logger.warning(
+                "Listing page %s not read: %s", response.url, bounds.PAGE_PROBLEMS[problem]
+            )
             return
         text = self._decode(response)
         for url in self._page_links(response.url, text):
@@ -270,7 +266,7 @@ class NewsSpider(scrapy.Spider):
             return
         problem = bounds.html_problem(response.body, self.max_html_elements)
         if problem:
-            self._drop_page(response, problem, _PAGE_PROBLEMS[problem])
+            self._drop_page(response, problem, bounds.PAGE_PROBLEMS[problem])
             return
         decoded = self._decode_page(response)
         text = decoded.text
