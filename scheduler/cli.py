@@ -486,21 +486,6 @@ def _discovery(source: Source) -> str:
     return "+".join(parts) or "-"
 
 
-def datasette_metadata(db_path: str) -> dict[str, Any]:
-    """db/metadata.yml with its database section keyed by this file's name.
-
-    Datasette names a database after its file ("demo" for demo.db), and per-database
-    metadata is keyed by that name, so the section written for "presswatch" is renamed.
-    """
-    import yaml
-
-    metadata = yaml.safe_load((REPO_ROOT / "db" / "metadata.yml").read_text(encoding="utf-8"))
-    databases = metadata.get("databases", {})
-    if "presswatch" in databases:
-        databases[Path(db_path).stem] = databases.pop("presswatch")
-    return metadata
-
-
 @main.command()
 @db_option
 @click.option(
@@ -531,7 +516,7 @@ def serve(db_path: str, host: str, port: int, public: bool) -> None:
     open_database(db_path).close()  # applies migrations and fails clearly on a missing file
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"Serving {db_path} at http://{shown}:{port}/ (Ctrl-C stops)", err=True)
-    datasette_serve.run(db_path, datasette_metadata(db_path), host=host, port=port)
+    datasette_serve.run(db_path, host=host, port=port)
 
 
 main.add_command(alerts)

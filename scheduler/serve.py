@@ -40,6 +40,8 @@ from datasette import hookimpl
 logger = logging.getLogger(__name__)
 
 PLUGIN_NAME = "presswatch-serve"
+# Descriptions, facets and canned queries for Datasette.
+METADATA = Path(__file__).resolve().parents[1] / "db" / "metadata.yml"
 
 # Datasette settings, each a bound on what one request can cost or expose.
 SETTINGS: dict[str, str] = {
@@ -329,13 +331,28 @@ def datasette_args(db_path: str, metadata_path: Path, host: str, port: int) -> l
     return args
 
 
-def run(db_path: str, metadata: dict[str, Any], host: str, port: int) -> None:
-    """Serve `db_path` with `metadata` until interrupted. Call `check_bind` first."""
+def datasette_metadata(db_path: str) -> dict[str, Any]:
+    """db/metadata.yml with its database section keyed by this file's name.
+
+    Datasette names a database after its file ("demo" for demo.db), and per-database
+    metadata is keyed by that name, so the section written for "presswatch" is renamed.
+    """
+    import yaml
+
+    metadata = yaml.safe_load(METADATA.read_text(encoding="utf-8"))
+    databases = metadata.get("databases", {})
+    if "presswatch" in databases:
+        databases[Path(db_path).stem] = databases.pop("presswatch")
+    return metadata
+
+
+def run(db_path: str, host: str, port: int) -> None:
+    """Serve `db_path` with db/metadata.yml until interrupted. Call `check_bind` first."""
     from datasette.cli import cli as datasette_cli
 
     register_plugin()
     with tempfile.TemporaryDirectory(prefix="presswatch-") as tmp:
         metadata_path = Path(tmp) / "metadata.json"
-        metadata_path.write_text(json.dumps(metadata), encoding="utf-8")
+        metadata_path.write_text(json.dumps(datasette_metadata(db_path)), encoding="utf-8")
         args = datasette_args(db_path, metadata_path, host, port)
         datasette_cli.main(args=args, prog_name="datasette", standalone_mode=False)
